@@ -1,0 +1,1 @@
+"""HanbitLM: a small decoder-only language model (demo submission for provscan)."""

@@ -1,0 +1,297 @@
+"""Corpora of known open-source code: build, update, list, remove, open.
+
+A corpus is a named `CorpusIndex` under the cache directory. The default corpus is the `models/` folder of the
+installed `transformers` wheel, read from disk (never imported): one project per model folder. Re-adding a corpus
+only re-processes files whose content hash changed, and drops files that disappeared.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
+from provscan.index import SCHEMA_VERSION, CorpusIndex, CorpusIndexError, FileRecord, FragmentRecord
+from provscan.notices import header_notices
+from provscan.parallel import map_unordered
+from provscan.walk import WalkOptions, WalkReport, walk
+
+DEFAULT_CORPUS = "transformers"
+NORMALISER_VERSION = 1
+DEFAULT_MIN_TOKENS = 30
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+class CorpusError(Exception):
+    """A corpus operation that cannot go ahead; the message names the corpus or path and the problem."""
+
+
+def cache_dir() -> Path:
+    """Where corpora live: $PROVSCAN_CACHE_DIR, else the platform's user cache directory."""
+    override = os.environ.get("PROVSCAN_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("provscan"))
+
+
+def corpus_path(name: str) -> Path:
+    if not _NAME_RE.match(name):
+        raise CorpusError(f"invalid corpus name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+    return cache_dir() / "corpora" / f"{name}.sqlite"
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI to print and tests to check."""
+
+    corpus: str
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    files_removed: int = 0
+    fragments: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    walk: WalkReport = field(default_factory=WalkReport)
+    seconds: float = 0.0
+
+
+@dataclass
+class CorpusInfo:
+    name: str
+    path: Path
+    meta: dict[str, str]
+    stats: dict[str, int]
+
+
+def default_corpus_source() -> tuple[Path, str]:
+    """The installed transformers `models/` folder and transformers' version, found without importing it."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("transformers")
+    except metadata.PackageNotFoundError as error:
+        raise CorpusError("the default corpus needs the 'transformers' package installed (pip install .)") from error
+    models = Path(str(dist.locate_file("transformers/models")))
+    if not models.is_dir():
+        raise CorpusError(f"{models}: transformers is installed but has no models/ folder")
+    return models, dist.version
+
+
+def _project_per_top_dir(fallback: str) -> Callable[[str], str]:
+    def project_of(path: str) -> str:
+        parts = PurePosixPath(path).parts
+        return parts[0] if len(parts) > 1 else fallback
+
+    return project_of
+
+
+def build_corpus(
+    name: str,
+    source: Path,
+    *,
+    project_of: Callable[[str], str] | None = None,
+    path_prefix: str = "",
+    description: str = "",
+    version: str = "",
+    settings: FingerprintSettings | None = None,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+    jobs: int | None = None,
+    walk_options: WalkOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> BuildReport:
+    """Create or update corpus `name` from `source` (directory, file or archive)."""
+    settings = settings or FingerprintSettings()
+    project_of = project_of or (lambda _path: name)
+    started = time.perf_counter()
+    report = BuildReport(corpus=name)
+    target = corpus_path(name)
+    source = Path(source)
+    if not source.exists():
+        raise CorpusError(f"{source}: no such file or directory")
+
+    expected = _settings_meta(settings, min_tokens)
+    if target.exists() and _stored_settings(target) != expected:
+        # Fingerprints made with other settings are not comparable: start afresh rather than mix them.
+        target.unlink()
+    with CorpusIndex(target, writable=True) as index:
+        known = index.file_hashes()
+        seen: set[str] = set()
+        jobs_todo: list[AnalysisJob] = []
+        texts: dict[str, tuple[str, str]] = {}
+        for source_file in walk(source, walk_options or WalkOptions(), report.walk):
+            stored_path = path_prefix + source_file.path
+            seen.add(stored_path)
+            if known.get(stored_path) == source_file.sha256:
+                report.files_unchanged += 1
+                continue
+            texts[stored_path] = (source_file.sha256, source_file.text)
+            jobs_todo.append(AnalysisJob(stored_path, source_file.text, settings, min_tokens))
+        for vanished in set(known) - seen:
+            index.remove_file(vanished)
+            report.files_removed += 1
+
+        total = len(jobs_todo)
+        for done, result in enumerate(map_unordered(analyse, jobs_todo, jobs), start=1):
+            if isinstance(result, tuple):
+                report.skipped[result[0]] += 1
+            else:
+                sha256, text = texts.pop(result.normalised.path)
+                record = _file_record(result, project_of, sha256, text)
+                index.add_file(record)
+                report.files_indexed += 1
+                report.fragments += len(record.fragments)
+            if progress:
+                progress(done, total)
+        bands, rows = settings.bands_rows
+        index.set_meta(
+            {
+                **expected,
+                "name": name,
+                "source": str(source),
+                "description": description,
+                "version": version,
+                "bands": bands,
+                "rows": rows,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        index.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _stored_settings(path: Path) -> dict[str, str]:
+    try:
+        with CorpusIndex(path) as index:
+            meta = index.meta()
+    except CorpusIndexError:
+        return {}
+    return {key: meta.get(key, "") for key in _settings_meta(FingerprintSettings(), 0)}
+
+
+def _settings_meta(settings: FingerprintSettings, min_tokens: int) -> dict[str, str]:
+    return {
+        "schema_version": str(SCHEMA_VERSION),
+        "normaliser_version": str(NORMALISER_VERSION),
+        "k": str(settings.k),
+        "num_perm": str(settings.num_perm),
+        "lsh_threshold": str(settings.lsh_threshold),
+        "seed": str(settings.seed),
+        "min_tokens": str(min_tokens),
+    }
+
+
+def settings_of(meta: dict[str, str]) -> FingerprintSettings:
+    """The fingerprint settings a corpus was built with (a scan must fingerprint the submission the same way)."""
+    return FingerprintSettings(
+        k=int(meta["k"]), num_perm=int(meta["num_perm"]), lsh_threshold=float(meta["lsh_threshold"]),
+        seed=int(meta["seed"]),
+    )
+
+
+def _file_record(result: FingerprintedFile, project_of: Callable[[str], str], sha256: str, text: str) -> FileRecord:
+    nf = result.normalised
+    fragments = [
+        FragmentRecord(
+            kind=nf.fragments[i].kind,
+            name=nf.fragments[i].name,
+            start_line=nf.fragments[i].start_line,
+            end_line=nf.fragments[i].end_line,
+            tok_start=nf.fragments[i].tok_start,
+            tok_end=nf.fragments[i].tok_end,
+            band_keys=result.band_keys[row],
+        )
+        for row, i in enumerate(result.indexed)
+    ]
+    return FileRecord(
+        project=project_of(nf.path),
+        path=nf.path,
+        sha256=sha256,
+        language=nf.language,
+        total_lines=nf.total_lines,
+        code_lines=nf.code_lines,
+        notices=header_notices(text),
+        codes=nf.codes,
+        lines=nf.lines,
+        fragments=fragments,
+    )
+
+
+def build_default_corpus(
+    *, jobs: int | None = None, progress: ProgressCallback | None = None, settings: FingerprintSettings | None = None
+) -> BuildReport:
+    models, version = default_corpus_source()
+    return build_corpus(
+        DEFAULT_CORPUS,
+        models,
+        project_of=_project_per_top_dir("transformers"),
+        path_prefix="",
+        description="transformers/models from the installed transformers wheel",
+        version=f"transformers {version}",
+        settings=settings,
+        jobs=jobs,
+        progress=progress,
+    )
+
+
+def add_corpus(
+    name: str, source: Path, *, split_projects: bool = False, jobs: int | None = None,
+    progress: ProgressCallback | None = None, settings: FingerprintSettings | None = None,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+) -> BuildReport:
+    """Add or update a user corpus; with `split_projects`, each top-level directory is its own project."""
+    project_of = _project_per_top_dir(name) if split_projects else None
+    return build_corpus(
+        name, Path(source), project_of=project_of, description=f"added from {source}", settings=settings,
+        min_tokens=min_tokens, jobs=jobs, progress=progress,
+    )
+
+
+def list_corpora() -> list[CorpusInfo]:
+    directory = cache_dir() / "corpora"
+    infos = []
+    for path in sorted(directory.glob("*.sqlite")) if directory.is_dir() else []:
+        try:
+            with CorpusIndex(path) as index:
+                infos.append(CorpusInfo(path.stem, path, index.meta(), index.stats()))
+        except CorpusIndexError as error:
+            infos.append(CorpusInfo(path.stem, path, {"error": str(error)}, {}))
+    return infos
+
+
+def remove_corpus(name: str) -> None:
+    path = corpus_path(name)
+    if not path.exists():
+        raise CorpusError(f"no corpus named {name!r} (see `provscan corpus list`)")
+    path.unlink()
+
+
+def corpus_exists(name: str) -> bool:
+    return corpus_path(name).exists()
+
+
+def open_corpus(name: str) -> CorpusIndex:
+    path = corpus_path(name)
+    if not path.exists():
+        raise CorpusError(f"no corpus named {name!r} (see `provscan corpus list`)")
+    try:
+        index = CorpusIndex(path)
+        meta = index.meta()
+    except CorpusIndexError as error:
+        raise CorpusError(str(error)) from error
+    if meta.get("schema_version") != str(SCHEMA_VERSION) or meta.get("normaliser_version") != str(
+        NORMALISER_VERSION
+    ) or "bands" not in meta:
+        index.close()
+        raise CorpusError(
+            f"corpus {name!r} was built by another provscan version or did not finish building; rebuild it"
+        )
+    return index

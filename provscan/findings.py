@@ -1,0 +1,234 @@
+"""Findings stage: from verified matches to what a reviewer reads.
+
+The corpus repeats itself (transformers generates many modeling files from shared code), so one submission
+fragment often matches the same code in a dozen model folders. Each submission fragment yields one finding with
+its best source; sources that are as good are grouped under it ("also in"). Ties are broken by file affinity: the
+corpus file that shares most code with the whole submission file wins, so a mutated copy of the Qwen2 modeling file
+attributes even its generic RMSNorm to Qwen2 rather than to one of its many identical twins.
+
+Nested fragments are folded: a method whose best source lies in the same corpus file as its enclosing class's (or
+file's) finding becomes a member of that finding instead of a finding of its own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import xxhash
+
+from provscan.fingerprint import FingerprintedFile, shingles
+from provscan.match import EvidenceBlock, Match, OpenCorpus, SourceRef, evidence
+
+SEVERITIES = ("low", "medium", "high")
+TIE_TOLERANCE = 0.02  # Jaccard difference within which two sources count as equally good
+
+
+@dataclass
+class AlsoIn:
+    source: SourceRef
+    jaccard: float
+
+
+@dataclass
+class Member:
+    """A nested fragment folded into the finding of an enclosing fragment that matched the same source file."""
+
+    kind: str
+    name: str
+    start_line: int
+    end_line: int
+    source: SourceRef
+    jaccard: float
+    containment: float
+    evidence: list[EvidenceBlock]
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: str
+    path: str
+    language: str
+    fragment_kind: str
+    fragment_name: str
+    start_line: int
+    end_line: int
+    source: SourceRef
+    jaccard: float
+    containment: float
+    source_containment: float
+    shared_shingles: int
+    evidence: list[EvidenceBlock]
+    source_notices: list[dict]
+    also_in: list[AlsoIn] = field(default_factory=list)
+    also_in_total: int = 0
+    members: list[Member] = field(default_factory=list)
+    matched_lines: int = 0
+    kind: str = "code-match"
+
+
+@dataclass
+class Coverage:
+    code_lines: int = 0
+    matched_lines: int = 0
+    per_project: dict[tuple[str, str], int] = field(default_factory=dict)  # (corpus, project) -> lines
+
+
+def severity_of(match: Match) -> str:
+    if match.jaccard >= 0.8 or (match.containment >= 0.9 and match.shared >= 50):
+        return "high"
+    if match.jaccard >= 0.6 or max(match.containment, match.source_containment) >= 0.8:
+        return "medium"
+    return "low"
+
+
+def finding_id(path: str, fragment_name: str, fragment_kind: str, source: SourceRef) -> str:
+    """Stable across runs and line shifts: what was matched to what, not where."""
+    text = "\x1f".join((path, fragment_kind, fragment_name, source.corpus, source.path, source.name))
+    return "PS-" + xxhash.xxh64_hexdigest(text.encode("utf-8"))[:12]
+
+
+def _rank(matches: list[Match], affinity: dict[tuple[str, int], int]) -> list[Match]:
+    best_jaccard = max(m.jaccard for m in matches)
+
+    def key(match: Match) -> tuple:
+        tied = match.jaccard >= best_jaccard - TIE_TOLERANCE
+        return (tied, affinity.get(match.source_file_key, 0) if tied else 0, match.score, match.source.path)
+
+    return sorted(matches, key=key, reverse=True)
+
+
+def build_findings(
+    files: list[FingerprintedFile], matches: list[Match], corpora: dict[str, OpenCorpus], min_run: int = 4
+) -> tuple[list[Finding], Coverage]:
+    by_fragment: dict[tuple[int, int], list[Match]] = defaultdict(list)
+    for match in matches:
+        by_fragment[(match.file_index, match.fragment_index)].append(match)
+    affinity = _file_affinity(by_fragment)
+
+    findings: list[Finding] = []
+    coverage = Coverage()
+    for file_index, fingerprinted in enumerate(files):
+        nf = fingerprinted.normalised
+        coverage.code_lines += nf.code_lines
+        owner: dict[int, tuple[Finding, set[tuple[str, int]]]] = {}  # fragment index -> finding + its files
+        file_findings: list[Finding] = []
+        line_owner: dict[int, tuple[str, str]] = {}
+        for fragment_index, fragment in enumerate(nf.fragments):
+            ranked = by_fragment.get((file_index, fragment_index))
+            if not ranked:
+                continue
+            ranked = _rank(ranked, affinity[file_index])
+            ancestor = _owning_ancestor(nf, fragment_index, owner)
+            if ancestor is not None:
+                parent_finding, parent_files = ancestor
+                folded = next((m for m in ranked if m.source_file_key in parent_files), None)
+                if folded is not None:
+                    blocks, lines = _evidence(nf, fragment_index, folded, corpora, min_run)
+                    parent_finding.members.append(
+                        Member(fragment.kind, fragment.name, fragment.start_line, fragment.end_line,
+                               folded.source, round(folded.jaccard, 4), round(folded.containment, 4), blocks)
+                    )
+                    _claim(line_owner, lines, folded.source)
+                    continue
+            best = ranked[0]
+            tied = [m for m in ranked[1:] if m.jaccard >= best.jaccard - TIE_TOLERANCE]
+            also_in = _distinct_sources(best, tied)
+            blocks, lines = _evidence(nf, fragment_index, best, corpora, min_run)
+            finding = Finding(
+                id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
+                severity=severity_of(best),
+                path=nf.path,
+                language=nf.language,
+                fragment_kind=fragment.kind,
+                fragment_name=fragment.name,
+                start_line=fragment.start_line,
+                end_line=fragment.end_line,
+                source=best.source,
+                jaccard=round(best.jaccard, 4),
+                containment=round(best.containment, 4),
+                source_containment=round(best.source_containment, 4),
+                shared_shingles=best.shared,
+                evidence=blocks,
+                source_notices=best.notices,
+                also_in=also_in[:50],
+                also_in_total=len(also_in),
+            )
+            owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
+            file_findings.append(finding)
+            _claim(line_owner, lines, best.source)
+        for finding in file_findings:
+            finding.matched_lines = _count_lines(finding)
+        findings.extend(file_findings)
+        coverage.matched_lines += len(line_owner)
+        for project_key, count in Counter(line_owner.values()).items():
+            coverage.per_project[project_key] = coverage.per_project.get(project_key, 0) + count
+    findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.path, f.start_line))
+    return findings, coverage
+
+
+def _file_affinity(by_fragment: dict[tuple[int, int], list[Match]]) -> dict[int, Counter]:
+    """Per submission file: how much of it each corpus file explains (best overlap per submission fragment, summed).
+
+    Taking the best per fragment, not the sum over all matches, keeps a big corpus file that repeats a snippet
+    many times from outweighing the file the submission was really copied from.
+    """
+    affinity: dict[int, Counter] = defaultdict(Counter)
+    for (file_index, _fragment), matches in by_fragment.items():
+        best: dict[tuple[str, int], int] = {}
+        for match in matches:
+            best[match.source_file_key] = max(best.get(match.source_file_key, 0), match.shared)
+        affinity[file_index].update(best)
+    return affinity
+
+
+def _owning_ancestor(nf, fragment_index: int, owner: dict) -> tuple | None:
+    parent = nf.fragments[fragment_index].parent
+    while parent is not None:
+        if parent in owner:
+            return owner[parent]
+        parent = nf.fragments[parent].parent
+    return None
+
+
+def _distinct_sources(best: Match, tied: list[Match]) -> list[AlsoIn]:
+    """One entry per corpus file other than the best one's, best fragment first."""
+    seen = {best.source_file_key}
+    result = []
+    for match in tied:
+        if match.source_file_key not in seen:
+            seen.add(match.source_file_key)
+            result.append(AlsoIn(match.source, round(match.jaccard, 4)))
+    return result
+
+
+def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorpus], min_run: int):
+    fragment = nf.fragments[fragment_index]
+    corpus = corpora[match.source.corpus]
+    k = corpus.settings.k
+    stored = corpus.index.file(match.source_file_key[1])
+    src_fragment = corpus.index.fragments([match.source_key[1]])[match.source_key[1]]
+    src_codes = stored.codes[src_fragment.tok_start : src_fragment.tok_end]
+    sub_codes = nf.codes[fragment.tok_start : fragment.tok_end]
+    return evidence(
+        shingles(sub_codes, k),
+        nf.lines[fragment.tok_start : fragment.tok_end],
+        shingles(src_codes, k),
+        stored.lines[src_fragment.tok_start : src_fragment.tok_end],
+        k,
+        min_run,
+    )
+
+
+def _claim(line_owner: dict[int, tuple[str, str]], lines: np.ndarray, source: SourceRef) -> None:
+    for line in lines.tolist():
+        line_owner.setdefault(line, (source.corpus, source.project))
+
+
+def _count_lines(finding: Finding) -> int:
+    lines: set[int] = set()
+    for block in finding.evidence + [b for m in finding.members for b in m.evidence]:
+        lines.update(range(block.sub_start, block.sub_end + 1))
+    return len(lines)

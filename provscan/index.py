@@ -1,0 +1,259 @@
+"""Index stage: a corpus's fragments and LSH band keys in an embedded on-disk store (SQLite).
+
+Why SQLite rather than a pickled `datasketch.MinHashLSH`: a pickled index of the default corpus takes seconds to
+load, while a SQLite file opens in milliseconds and answers band look-ups through its B-tree; it also gives atomic
+incremental updates (re-adding unchanged files is free) and needs no server. Band keys follow datasketch's LSH
+banding (see `fingerprint`), so retrieval behaves as `MinHashLSH` would.
+
+One file per corpus: `<cache>/corpora/<name>.sqlite`. Each file row keeps the normalised token stream (compressed)
+so matches can be verified exactly and mapped to lines, plus the file's notice lines.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    language TEXT NOT NULL,
+    total_lines INTEGER NOT NULL,
+    code_lines INTEGER NOT NULL,
+    notices TEXT NOT NULL,
+    codes BLOB NOT NULL,
+    lines BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fragments (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    tok_start INTEGER NOT NULL,
+    tok_end INTEGER NOT NULL,
+    band_keys BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fragments_by_file ON fragments(file_id);
+CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, fragment_id INTEGER NOT NULL,
+    PRIMARY KEY (key, fragment_id)) WITHOUT ROWID;
+"""
+
+
+class CorpusIndexError(Exception):
+    """A corpus store that cannot be used (missing, corrupt, or built with other settings)."""
+
+
+@dataclass
+class StoredFragment:
+    """What a scan needs to know about a corpus fragment to report it."""
+
+    id: int
+    file_id: int
+    kind: str
+    name: str
+    start_line: int
+    end_line: int
+    tok_start: int
+    tok_end: int
+
+
+@dataclass
+class StoredFile:
+    id: int
+    project: str
+    path: str
+    language: str
+    notices: list[dict]
+    codes: np.ndarray
+    lines: np.ndarray
+
+
+@dataclass
+class FragmentRecord:
+    """A fragment to be written: its place in the file stream and its LSH band keys."""
+
+    kind: str
+    name: str
+    start_line: int
+    end_line: int
+    tok_start: int
+    tok_end: int
+    band_keys: np.ndarray  # int64, one per band
+
+
+@dataclass
+class FileRecord:
+    """A corpus file to be written, as produced by the corpus builder's workers."""
+
+    project: str
+    path: str
+    sha256: str
+    language: str
+    total_lines: int
+    code_lines: int
+    notices: list[dict]
+    codes: np.ndarray
+    lines: np.ndarray
+    fragments: list[FragmentRecord] = field(default_factory=list)
+
+
+def _pack(array: np.ndarray) -> bytes:
+    return zlib.compress(np.ascontiguousarray(array, dtype=np.uint32).tobytes(), 1)
+
+
+def _unpack(blob: bytes) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(blob), dtype=np.uint32)
+
+
+class CorpusIndex:
+    """One corpus's SQLite store. Open read-only for scans; writable for builds."""
+
+    def __init__(self, path: Path, *, writable: bool = False) -> None:
+        self.path = Path(path)
+        if not writable and not self.path.exists():
+            raise CorpusIndexError(f"{self.path}: corpus index does not exist")
+        if writable:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path)
+            self.db.executescript(_SCHEMA)
+        else:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._file_cache: dict[int, StoredFile] = {}
+        if not writable:
+            try:
+                self.meta()
+            except sqlite3.DatabaseError as error:
+                raise CorpusIndexError(f"{self.path}: not a provscan corpus index ({error})") from error
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> CorpusIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- metadata -----------------------------------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def set_meta(self, values: dict[str, object]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
+        )
+
+    def stats(self) -> dict[str, int]:
+        files, lines = self.db.execute("SELECT COUNT(*), COALESCE(SUM(total_lines), 0) FROM files").fetchone()
+        fragments = self.db.execute("SELECT COUNT(*) FROM fragments").fetchone()[0]
+        projects = self.db.execute("SELECT COUNT(DISTINCT project) FROM files").fetchone()[0]
+        return {"files": files, "lines": lines, "fragments": fragments, "projects": projects}
+
+    # -- writing ------------------------------------------------------------------------------------------------
+    def file_hashes(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT path, sha256 FROM files"))
+
+    def remove_file(self, path: str) -> None:
+        row = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return
+        for fragment_id, blob in self.db.execute(
+            "SELECT id, band_keys FROM fragments WHERE file_id = ?", (row[0],)
+        ).fetchall():
+            keys = np.frombuffer(blob, dtype=np.int64)
+            self.db.executemany(
+                "DELETE FROM bands WHERE key = ? AND fragment_id = ?", [(int(k), fragment_id) for k in keys]
+            )
+        self.db.execute("DELETE FROM fragments WHERE file_id = ?", (row[0],))
+        self.db.execute("DELETE FROM files WHERE id = ?", (row[0],))
+
+    def add_file(self, record: FileRecord) -> None:
+        self.remove_file(record.path)
+        cursor = self.db.execute(
+            "INSERT INTO files(project, path, sha256, language, total_lines, code_lines, notices, codes, lines)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.project,
+                record.path,
+                record.sha256,
+                record.language,
+                record.total_lines,
+                record.code_lines,
+                json.dumps(record.notices, ensure_ascii=False),
+                _pack(record.codes),
+                _pack(record.lines),
+            ),
+        )
+        file_id = cursor.lastrowid
+        band_rows = []
+        for frag in record.fragments:
+            keys = np.ascontiguousarray(frag.band_keys, dtype=np.int64)
+            fragment_id = self.db.execute(
+                "INSERT INTO fragments(file_id, kind, name, start_line, end_line, tok_start, tok_end, band_keys)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (file_id, frag.kind, frag.name, frag.start_line, frag.end_line, frag.tok_start, frag.tok_end,
+                 keys.tobytes()),
+            ).lastrowid
+            band_rows.extend((int(k), fragment_id) for k in np.unique(keys))
+        self.db.executemany("INSERT OR IGNORE INTO bands(key, fragment_id) VALUES (?, ?)", band_rows)
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # -- reading ------------------------------------------------------------------------------------------------
+    def candidates(self, query_keys: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+        """(query id, corpus fragment id) for every corpus fragment sharing at least one band with the query."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS query_bands (key INTEGER NOT NULL, qid INTEGER NOT NULL)")
+        self.db.execute("DELETE FROM temp.query_bands")
+        self.db.executemany("INSERT INTO temp.query_bands(key, qid) VALUES (?, ?)", query_keys)
+        yield from self.db.execute(
+            "SELECT DISTINCT q.qid, b.fragment_id FROM temp.query_bands q JOIN bands b ON b.key = q.key"
+        )
+
+    def fragments(self, ids: Iterable[int]) -> dict[int, StoredFragment]:
+        ids = list(ids)
+        result: dict[int, StoredFragment] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                "SELECT id, file_id, kind, name, start_line, end_line, tok_start, tok_end FROM fragments"
+                f" WHERE id IN ({marks})",
+                chunk,
+            ):
+                result[row[0]] = StoredFragment(*row)
+        return result
+
+    def file(self, file_id: int) -> StoredFile:
+        cached = self._file_cache.get(file_id)
+        if cached is None:
+            row = self.db.execute(
+                "SELECT id, project, path, language, notices, codes, lines FROM files WHERE id = ?", (file_id,)
+            ).fetchone()
+            if row is None:
+                raise CorpusIndexError(f"{self.path}: file id {file_id} missing")
+            cached = StoredFile(row[0], row[1], row[2], row[3], json.loads(row[4]), _unpack(row[5]), _unpack(row[6]))
+            self._file_cache[file_id] = cached
+        return cached
+
+    def projects(self) -> list[tuple[str, int, int]]:
+        return list(
+            self.db.execute(
+                "SELECT project, COUNT(*), SUM(total_lines) FROM files GROUP BY project ORDER BY project"
+            )
+        )

@@ -1,0 +1,259 @@
+"""Match stage: LSH candidates from a corpus index, verified exactly, turned into line-level evidence.
+
+Retrieval only proposes; every candidate pair is verified on the exact shingle sets: Jaccard similarity and
+containment in both directions (a copied function with lines added keeps a high share of the corpus function
+inside it). Pairs that pass become `Match`es; evidence is computed for the pairs the findings stage reports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from provscan.fingerprint import FingerprintedFile, FingerprintSettings, shingles
+from provscan.index import CorpusIndex, StoredFile, StoredFragment
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Verification thresholds (defaults measured in bench/; see docs/benchmarks.md)."""
+
+    min_similarity: float = 0.5  # Jaccard of shingle sets
+    min_containment: float = 0.8  # share of either side found in the other, for edited copies
+    containment_floor: float = 0.3  # Jaccard below this never counts, whatever the containment
+    min_shared_shingles: int = 30  # trivial overlaps (a getter, boilerplate) never count
+    min_run: int = 4  # evidence blocks shorter than this many consecutive shared shingles are incidental
+
+
+@dataclass
+class OpenCorpus:
+    name: str
+    index: CorpusIndex
+    settings: FingerprintSettings
+    meta: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A corpus fragment as reported: where the matched code lives in the known project."""
+
+    corpus: str
+    project: str
+    path: str
+    kind: str
+    name: str
+    start_line: int
+    end_line: int
+    language: str
+
+
+@dataclass
+class EvidenceBlock:
+    """A run of shared shingles: submission lines [sub_start, sub_end] <-> source lines [src_start, src_end]."""
+
+    sub_start: int
+    sub_end: int
+    src_start: int
+    src_end: int
+    shingles: int
+
+
+@dataclass
+class Match:
+    """A verified pair: submission fragment <-> corpus fragment with exact similarity figures."""
+
+    file_index: int
+    fragment_index: int
+    source: SourceRef
+    source_key: tuple[str, int]  # (corpus, fragment id)
+    source_file_key: tuple[str, int]  # (corpus, file id)
+    jaccard: float
+    containment: float  # share of the submission fragment's shingles found in the source fragment
+    source_containment: float  # share of the source fragment's shingles found in the submission fragment
+    shared: int
+    notices: list[dict] = field(default_factory=list)
+
+    @property
+    def score(self) -> tuple[float, float, int]:
+        return (self.jaccard, max(self.containment, self.source_containment), self.shared)
+
+
+class _SubmissionSide:
+    """Shingles of submission fragments, computed once per settings."""
+
+    def __init__(self, files: list[FingerprintedFile], k: int) -> None:
+        self.files = files
+        self.k = k
+        self._ordered: dict[tuple[int, int], np.ndarray] = {}
+        self._sets: dict[tuple[int, int], np.ndarray] = {}
+
+    def ordered(self, key: tuple[int, int]) -> np.ndarray:
+        if key not in self._ordered:
+            nf = self.files[key[0]].normalised
+            frag = nf.fragments[key[1]]
+            self._ordered[key] = shingles(nf.codes[frag.tok_start : frag.tok_end], self.k)
+        return self._ordered[key]
+
+    def unique(self, key: tuple[int, int]) -> np.ndarray:
+        if key not in self._sets:
+            self._sets[key] = np.unique(self.ordered(key))
+        return self._sets[key]
+
+
+class _CorpusSide:
+    def __init__(self, corpus: OpenCorpus) -> None:
+        self.corpus = corpus
+        self._sets: dict[int, np.ndarray] = {}
+
+    def file(self, fragment: StoredFragment) -> StoredFile:
+        return self.corpus.index.file(fragment.file_id)
+
+    def ordered(self, fragment: StoredFragment) -> np.ndarray:
+        stored = self.file(fragment)
+        return shingles(stored.codes[fragment.tok_start : fragment.tok_end], self.corpus.settings.k)
+
+    def unique(self, fragment: StoredFragment) -> np.ndarray:
+        if fragment.id not in self._sets:
+            self._sets[fragment.id] = np.unique(self.ordered(fragment))
+        return self._sets[fragment.id]
+
+
+def find_matches(
+    files: list[FingerprintedFile], corpus: OpenCorpus, settings: MatchSettings
+) -> list[Match]:
+    """Every verified submission-fragment <-> corpus-fragment pair for one corpus."""
+    queries: list[tuple[int, int]] = []
+    query_keys: list[tuple[int, int]] = []
+    for file_index, fingerprinted in enumerate(files):
+        for row, fragment_index in enumerate(fingerprinted.indexed):
+            qid = len(queries)
+            queries.append((file_index, fragment_index))
+            query_keys.extend((int(key), qid) for key in np.unique(fingerprinted.band_keys[row]))
+    if not queries:
+        return []
+    by_query: dict[int, list[int]] = defaultdict(list)
+    for qid, fragment_id in corpus.index.candidates(query_keys):
+        by_query[qid].append(fragment_id)
+    stored = corpus.index.fragments({fid for ids in by_query.values() for fid in ids})
+
+    sub = _SubmissionSide(files, corpus.settings.k)
+    src = _CorpusSide(corpus)
+    matches: list[Match] = []
+    for qid in sorted(by_query):
+        key = queries[qid]
+        sub_set = sub.unique(key)
+        sub_is_file = files[key[0]].normalised.fragments[key[1]].kind == "file"
+        if sub_set.size == 0:
+            continue
+        for fragment_id in by_query[qid]:
+            fragment = stored[fragment_id]
+            if sub_is_file != (fragment.kind == "file"):
+                # Whole files are compared with whole files only: a file that merely holds a copied class is
+                # reported through that class, with the class's own group of equal sources.
+                continue
+            src_set = src.unique(fragment)
+            shared = _intersection_size(sub_set, src_set)
+            if shared < settings.min_shared_shingles:
+                continue
+            union = sub_set.size + src_set.size - shared
+            jaccard = shared / union
+            containment = shared / sub_set.size
+            source_containment = shared / src_set.size
+            if jaccard < settings.min_similarity and not (
+                jaccard >= settings.containment_floor
+                and max(containment, source_containment) >= settings.min_containment
+            ):
+                continue
+            stored_file = src.file(fragment)
+            matches.append(
+                Match(
+                    file_index=key[0],
+                    fragment_index=key[1],
+                    source=SourceRef(
+                        corpus=corpus.name,
+                        project=stored_file.project,
+                        path=stored_file.path,
+                        kind=fragment.kind,
+                        name=fragment.name,
+                        start_line=fragment.start_line,
+                        end_line=fragment.end_line,
+                        language=stored_file.language,
+                    ),
+                    source_key=(corpus.name, fragment.id),
+                    source_file_key=(corpus.name, fragment.file_id),
+                    jaccard=jaccard,
+                    containment=containment,
+                    source_containment=source_containment,
+                    shared=shared,
+                    notices=stored_file.notices,
+                )
+            )
+    return matches
+
+
+def _intersection_size(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.intersect1d(a, b, assume_unique=True).size)
+
+
+def evidence(
+    sub_shingles: np.ndarray,
+    sub_lines: np.ndarray,
+    src_shingles: np.ndarray,
+    src_lines: np.ndarray,
+    k: int,
+    min_run: int = 4,
+) -> tuple[list[EvidenceBlock], np.ndarray]:
+    """Runs of shingles shared in the same order on both sides, as line blocks; plus matched submission lines.
+
+    `*_lines` are the source lines of the fragment's tokens (shingle i covers tokens i..i+k-1). A run continues
+    while the next submission shingle also occurs right after the previous one on the source side, the same rule
+    as greedy string tiling, so reordered functions come out as separate blocks.
+    """
+    shared = np.intersect1d(sub_shingles, src_shingles)
+    if shared.size == 0:
+        return [], np.empty(0, dtype=np.uint32)
+    src_positions: dict[int, list[int]] = defaultdict(list)
+    src_mask = np.isin(src_shingles, shared)
+    for position in np.flatnonzero(src_mask).tolist():
+        src_positions[int(src_shingles[position])].append(position)
+    sub_matched = np.flatnonzero(np.isin(sub_shingles, shared))
+
+    runs: list[list[int]] = []  # [i0, i1, j0, j1]
+    for i in sub_matched.tolist():
+        candidates = src_positions[int(sub_shingles[i])]
+        if runs and runs[-1][1] == i - 1:
+            last = runs[-1]
+            if last[3] + 1 in candidates:
+                last[1], last[3] = i, last[3] + 1
+                continue
+        j = candidates[0]
+        if runs:
+            after = [c for c in candidates if c > runs[-1][3]]
+            j = after[0] if after else j
+        runs.append([i, i, j, j])
+    runs = [run for run in runs if run[1] - run[0] + 1 >= min_run]
+
+    blocks: list[EvidenceBlock] = []
+    for i0, i1, j0, j1 in runs:
+        block = EvidenceBlock(
+            int(sub_lines[i0]), int(sub_lines[i1 + k - 1]), int(src_lines[j0]), int(src_lines[j1 + k - 1]),
+            i1 - i0 + 1,
+        )
+        previous = blocks[-1] if blocks else None
+        if (
+            previous is not None
+            and block.sub_start <= previous.sub_end + 1
+            and previous.src_start <= block.src_start <= previous.src_end + 1
+        ):
+            previous.sub_end = max(previous.sub_end, block.sub_end)
+            previous.src_end = max(previous.src_end, block.src_end)
+            previous.shingles += block.shingles
+        else:
+            blocks.append(block)
+
+    token_mask = np.zeros(sub_lines.size, dtype=bool)
+    for i0, i1, _j0, _j1 in runs:
+        token_mask[i0 : i1 + k] = True
+    return blocks, np.unique(sub_lines[token_mask])

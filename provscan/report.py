@@ -1,0 +1,180 @@
+"""Report stage: render a `ScanResult` as JSON (versioned schema) or as a readable text report (rich).
+
+The JSON shape is documented by `provscan/schema/scan-result.schema.json`; `SCHEMA_ID` changes whenever a field is
+renamed or removed, so consumers can tell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict
+from typing import IO
+
+from provscan.findings import SEVERITIES, Finding
+from provscan.match import EvidenceBlock
+from provscan.scan import ScanResult
+
+SCHEMA_ID = "provscan-scan-result/1"
+
+
+def _blocks(blocks: list[EvidenceBlock]) -> list[dict]:
+    return [
+        {"submission_lines": [b.sub_start, b.sub_end], "source_lines": [b.src_start, b.src_end], "shingles": b.shingles}
+        for b in blocks
+    ]
+
+
+def _finding(f: Finding) -> dict:
+    return {
+        "id": f.id,
+        "kind": f.kind,
+        "severity": f.severity,
+        "submission": {
+            "path": f.path,
+            "language": f.language,
+            "fragment_kind": f.fragment_kind,
+            "fragment_name": f.fragment_name,
+            "start_line": f.start_line,
+            "end_line": f.end_line,
+        },
+        "source": asdict(f.source),
+        "similarity": {
+            "jaccard": f.jaccard,
+            "containment": f.containment,
+            "source_containment": f.source_containment,
+            "shared_shingles": f.shared_shingles,
+        },
+        "matched_lines": f.matched_lines,
+        "evidence": _blocks(f.evidence),
+        "source_notices": f.source_notices,
+        "also_in": [{**asdict(a.source), "jaccard": a.jaccard} for a in f.also_in],
+        "also_in_total": f.also_in_total,
+        "members": [
+            {
+                "fragment_kind": m.kind,
+                "fragment_name": m.name,
+                "start_line": m.start_line,
+                "end_line": m.end_line,
+                "source": asdict(m.source),
+                "jaccard": m.jaccard,
+                "containment": m.containment,
+                "evidence": _blocks(m.evidence),
+            }
+            for m in f.members
+        ],
+    }
+
+
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    counts = Counter(f.severity for f in findings)
+    return {severity: counts.get(severity, 0) for severity in SEVERITIES}
+
+
+def to_dict(result: ScanResult) -> dict:
+    coverage = result.coverage
+    share = coverage.matched_lines / coverage.code_lines if coverage.code_lines else 0.0
+    settings = result.settings
+    per_project = sorted(coverage.per_project.items(), key=lambda item: -item[1])
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": "provscan", "version": result.provscan_version},
+        "target": result.target,
+        "started_at": result.started_at,
+        "seconds": round(result.seconds, 3),
+        "settings": {
+            "corpora": list(settings.corpora),
+            "min_tokens": settings.min_tokens,
+            **asdict(settings.match),
+            "max_file_bytes": settings.walk.max_file_bytes,
+            "exclude": list(settings.walk.exclude),
+        },
+        "corpora": result.corpora,
+        "summary": {
+            "files_seen": result.walk.files_seen,
+            "files_scanned": len(result.files),
+            "files_skipped": sum(result.skipped().values()),
+            "skipped": dict(sorted(result.skipped().items())),
+            "warnings": dict(sorted(result.walk.warning_counts.items())),
+            "files_with_parse_errors": result.files_with_parse_errors,
+            "code_lines": coverage.code_lines,
+            "matched_lines": coverage.matched_lines,
+            "matched_share": round(share, 4),
+            "findings": severity_counts(result.findings),
+            "per_project": [
+                {"corpus": corpus, "project": project, "lines": lines,
+                 "share": round(lines / coverage.code_lines, 4) if coverage.code_lines else 0.0}
+                for (corpus, project), lines in per_project
+            ],
+            "top_matches": [f.id for f in sorted(result.findings, key=lambda f: -f.matched_lines)[:10]],
+        },
+        "skips": [asdict(s) for s in result.walk.skips[:200]]
+        + [{"path": "", "reason": reason, "detail": f"{count} file(s) with no parser for their language"}
+           for reason, count in result.parse_skipped.items()],
+        "files": [asdict(f) for f in result.files],
+        "findings": [_finding(f) for f in result.findings],
+    }
+
+
+def write_json(result: ScanResult, out: IO[str]) -> None:
+    json.dump(to_dict(result), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_text(result: ScanResult, out: IO[str], *, color: bool = False, width: int = 140) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    data = to_dict(result)
+    summary = data["summary"]
+    console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
+    counts = summary["findings"]
+    total = sum(counts.values())
+    verdict = (
+        f"{total} finding(s): {counts['high']} high, {counts['medium']} medium, {counts['low']} low"
+        if total
+        else "no code from the corpus found"
+    )
+    console.print(f"[bold]provscan {result.provscan_version}[/bold] scan of {result.target}: {verdict}")
+    console.print(
+        f"{summary['files_scanned']} files scanned, {summary['files_skipped']} skipped, "
+        f"{summary['matched_lines']} of {summary['code_lines']} code lines matched "
+        f"({summary['matched_share']:.1%}), {result.seconds:.1f}s; corpora: "
+        + ", ".join(f"{c['name']} ({c.get('version') or 'unversioned'})" for c in result.corpora)
+    )
+    if summary["skipped"] or summary["warnings"]:
+        parts = [f"{reason}: {count}" for reason, count in summary["skipped"].items()]
+        parts += [f"{reason} (warning): {count}" for reason, count in summary["warnings"].items()]
+        console.print("skipped: " + ", ".join(parts))
+    if summary["files_with_parse_errors"]:
+        console.print(f"{summary['files_with_parse_errors']} file(s) had syntax errors (fragmented where possible)")
+    if summary["per_project"]:
+        projects = Table(title="Matched code by source project", title_justify="left")
+        projects.add_column("corpus")
+        projects.add_column("project")
+        projects.add_column("lines", justify="right")
+        projects.add_column("share", justify="right")
+        for row in summary["per_project"]:
+            projects.add_row(row["corpus"], row["project"], str(row["lines"]), f"{row['share']:.1%}")
+        console.print(projects)
+    if result.findings:
+        table = Table(title="Findings", title_justify="left", show_lines=False)
+        for column in ("severity", "submission", "source", "jaccard", "contain.", "lines", "also in"):
+            table.add_column(column, overflow="fold")
+        for finding in result.findings:
+            also = ", ".join(sorted({a.source.project for a in finding.also_in})[:6])
+            if finding.also_in_total > 6:
+                also += f" (+{finding.also_in_total - 6} files)"
+            members = f" +{len(finding.members)} nested" if finding.members else ""
+            table.add_row(
+                finding.severity,
+                f"{finding.path}:{finding.start_line}-{finding.end_line} {finding.fragment_kind} "
+                f"{finding.fragment_name}{members}",
+                f"{finding.source.project}: {finding.source.path}:{finding.source.start_line}-"
+                f"{finding.source.end_line} {finding.source.name}",
+                f"{finding.jaccard:.2f}",
+                f"{finding.containment:.2f}",
+                str(finding.matched_lines),
+                also,
+            )
+        console.print(table)

@@ -1,0 +1,1 @@
+"""Shipped rule data (read with importlib.resources); no code."""

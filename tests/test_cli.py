@@ -1,0 +1,111 @@
+"""The command line as a user runs it: real processes, real files, exit codes, JSON validated by its schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import copy_models, transformers_models
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((REPO / "provscan" / "schema" / "scan-result.schema.json").read_text())
+
+
+def provscan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "provscan", *args], capture_output=True, text=True, cwd=cwd or REPO,
+        env={**os.environ}, timeout=600,
+    )
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> str:
+    source = copy_models(tmp_path / "corpus", ["qwen2", "llama"])
+    done = provscan("corpus", "add", "small", str(source), "--split-projects", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert "files indexed" in done.stdout
+    return "small"
+
+
+@pytest.fixture()
+def copied(tmp_path) -> Path:
+    """A submission holding Qwen2's RMSNorm class and an original function."""
+    text = (transformers_models() / "qwen2" / "modeling_qwen2.py").read_text(encoding="utf-8")
+    start = text.index("class Qwen2RMSNorm")
+    end = text.index("\n\n\n", start)
+    root = tmp_path / "sub"
+    root.mkdir()
+    header = "import torch\nfrom torch import nn\n\n\n"
+    (root / "norm.py").write_text(header + text[start:end].replace("Qwen2", "My") + "\n")
+    (root / "mine.py").write_text(
+        "def fizzbuzz(limit):\n    out = []\n    for i in range(1, limit + 1):\n"
+        "        out.append('FizzBuzz' if i % 15 == 0 else 'Fizz' if i % 3 == 0 else str(i))\n    return out\n"
+    )
+    return root
+
+
+def test_json_report_validates_and_names_the_source(corpus, copied, tmp_path):
+    out = tmp_path / "report.json"
+    done = provscan("scan", str(copied), "--corpus", corpus, "--format", "json", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, SCHEMA)
+    finding = next(f for f in report["findings"] if f["submission"]["fragment_name"] == "MyRMSNorm")
+    assert finding["source"]["name"] in {"Qwen2RMSNorm", "LlamaRMSNorm"}
+    assert {finding["source"]["project"]} | {a["project"] for a in finding["also_in"]} == {"qwen2", "llama"}
+    assert finding["evidence"][0]["source_lines"][0] == finding["source"]["start_line"]
+    # The source file's own notice lines travel with the finding (qwen2's generated file has none; llama's has one).
+    source_text = (transformers_models() / finding["source"]["path"]).read_text(encoding="utf-8").splitlines()
+    expected = [n + 1 for n, line in enumerate(source_text[:40]) if "Copyright" in line]
+    assert [n["line"] for n in finding["source_notices"] if "Copyright" in n["text"]] == expected
+    assert report["summary"]["files_scanned"] == 2
+    assert not any(f["submission"]["path"] == "mine.py" for f in report["findings"])
+
+
+def test_text_report_and_fail_on_exit_codes(corpus, copied):
+    done = provscan("scan", str(copied), "--corpus", corpus)
+    assert done.returncode == 0, done.stderr
+    assert "norm.py" in done.stdout and "Qwen2RMSNorm" in done.stdout or "LlamaRMSNorm" in done.stdout
+    failing = provscan("scan", str(copied), "--corpus", corpus, "--fail-on", "medium")
+    assert failing.returncode == 1
+    clean = provscan("scan", str(copied / "mine.py"), "--corpus", corpus, "--fail-on", "low")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "no code from the corpus found" in clean.stdout
+
+
+def test_usage_and_fatal_errors_exit_2_with_a_clear_message(tmp_path, corpus):
+    missing = provscan("scan", str(tmp_path / "nope"), "--corpus", corpus)
+    assert missing.returncode == 2 and "nope: no such file or directory" in missing.stderr
+    unknown = provscan("scan", str(tmp_path), "--corpus", "no-such-corpus")
+    assert unknown.returncode == 2 and "no-such-corpus" in unknown.stderr
+    bad_option = provscan("scan", str(tmp_path), "--format", "xml")
+    assert bad_option.returncode == 2
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 this is not really a zip")
+    corrupt = provscan("scan", str(broken), "--corpus", corpus)
+    assert corrupt.returncode == 2 and "broken.zip" in corrupt.stderr
+
+
+def test_corpus_list_and_remove(corpus):
+    listed = provscan("corpus", "list")
+    assert listed.returncode == 0 and "small" in listed.stdout
+    assert provscan("corpus", "remove", corpus).returncode == 0
+    assert provscan("corpus", "remove", corpus).returncode == 2
+
+
+def test_help_does_not_import_heavy_modules():
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom provscan.cli import main\n"
+        "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
+        "heavy = [m for m in ('numpy', 'tree_sitter', 'datasketch', 'scipy', 'rich') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
