@@ -73,7 +73,7 @@ def scan(target, corpora, fmt, output, min_similarity, min_tokens, fail_on, excl
     """Scan TARGET (a directory, file or archive) against the corpora."""
     from dataclasses import replace
 
-    from provscan.corpus import DEFAULT_CORPUS, CorpusError
+    from provscan.corpus import DEFAULT_CORPUS, CorpusError, corpus_is_current
     from provscan.index import CorpusIndexError
     from provscan.scan import ScanSettings, missing_corpora
     from provscan.scan import scan as run_scan
@@ -96,8 +96,9 @@ def scan(target, corpora, fmt, output, min_similarity, min_tokens, fail_on, excl
     others = [name for name in missing if name != DEFAULT_CORPUS]
     if others:
         _fail(f"no corpus named {', '.join(map(repr, others))} (see `provscan corpus list`)")
-    if missing:
-        click.echo("provscan: the default corpus is not built yet; building it now (once, about a minute)", err=True)
+    if DEFAULT_CORPUS in names and not corpus_is_current(DEFAULT_CORPUS):
+        state = "is not built yet" if DEFAULT_CORPUS in missing else "is outdated or unfinished"
+        click.echo(f"provscan: the default corpus {state}; building it now (once, well under a minute)", err=True)
         _build_default(jobs)
     try:
         with _progress("scanning") as update:
@@ -202,7 +203,10 @@ def list_() -> None:
         )
     from rich.console import Console
 
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped output: never fold names across lines
+    console.print(table)
 
 
 @corpus.command("remove")

@@ -193,7 +193,7 @@ def settings_of(meta: dict[str, str]) -> FingerprintSettings:
     """The fingerprint settings a corpus was built with (a scan must fingerprint the submission the same way)."""
     return FingerprintSettings(
         k=int(meta["k"]), num_perm=int(meta["num_perm"]), lsh_threshold=float(meta["lsh_threshold"]),
-        seed=int(meta["seed"]),
+        seed=int(meta["seed"]), bands=int(meta["bands"]), rows=int(meta["rows"]),
     )
 
 
@@ -278,6 +278,26 @@ def corpus_exists(name: str) -> bool:
     return corpus_path(name).exists()
 
 
+def _is_current(meta: dict[str, str]) -> bool:
+    """Built to completion by a provscan whose index and normaliser formats match this one."""
+    return (
+        meta.get("schema_version") == str(SCHEMA_VERSION)
+        and meta.get("normaliser_version") == str(NORMALISER_VERSION)
+        and "bands" in meta
+    )
+
+
+def corpus_is_current(name: str) -> bool:
+    """True when corpus `name` exists and can be used as is (false for an unfinished or outdated build)."""
+    if not corpus_exists(name):
+        return False
+    try:
+        with CorpusIndex(corpus_path(name)) as index:
+            return _is_current(index.meta())
+    except CorpusIndexError:
+        return False
+
+
 def open_corpus(name: str) -> CorpusIndex:
     path = corpus_path(name)
     if not path.exists():
@@ -287,11 +307,10 @@ def open_corpus(name: str) -> CorpusIndex:
         meta = index.meta()
     except CorpusIndexError as error:
         raise CorpusError(str(error)) from error
-    if meta.get("schema_version") != str(SCHEMA_VERSION) or meta.get("normaliser_version") != str(
-        NORMALISER_VERSION
-    ) or "bands" not in meta:
+    if not _is_current(meta):
         index.close()
         raise CorpusError(
-            f"corpus {name!r} was built by another provscan version or did not finish building; rebuild it"
+            f"corpus {name!r} was built by another provscan version or did not finish building; rebuild it "
+            f"(`provscan corpus add {name} PATH`, or `provscan corpus build-default` for the default corpus)"
         )
     return index

@@ -23,15 +23,23 @@ _BAND_MUL = np.uint64(0xC2B2AE3D27D4EB4F)
 
 @dataclass(frozen=True)
 class FingerprintSettings:
-    """Everything that must be equal between a corpus and a scan for their fingerprints to be comparable."""
+    """Everything that must be equal between a corpus and a scan for their fingerprints to be comparable.
+
+    `bands`/`rows` of 0 mean "derive from the threshold"; a corpus records the derived values so a scan reuses
+    them without running the optimiser (which needs scipy) again.
+    """
 
     k: int = 9
     num_perm: int = 128
     lsh_threshold: float = 0.4
     seed: int = 1
+    bands: int = 0
+    rows: int = 0
 
     @property
     def bands_rows(self) -> tuple[int, int]:
+        if self.bands and self.rows:
+            return self.bands, self.rows
         return optimal_bands(self.lsh_threshold, self.num_perm)
 
 

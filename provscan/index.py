@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS fragments (
     end_line INTEGER NOT NULL,
     tok_start INTEGER NOT NULL,
     tok_end INTEGER NOT NULL,
+    content_hash INTEGER NOT NULL,
     band_keys BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fragments_by_file ON fragments(file_id);
@@ -69,6 +70,7 @@ class StoredFragment:
     end_line: int
     tok_start: int
     tok_end: int
+    content_hash: int  # equal for token-identical fragments, so duplicates are verified once
 
 
 @dataclass
@@ -109,6 +111,13 @@ class FileRecord:
     codes: np.ndarray
     lines: np.ndarray
     fragments: list[FragmentRecord] = field(default_factory=list)
+
+
+def content_hash(codes: np.ndarray) -> int:
+    """Signed 64-bit hash of a token-code slice (SQLite integers are signed)."""
+    import xxhash
+
+    return xxhash.xxh64_intdigest(np.ascontiguousarray(codes, dtype=np.uint32).tobytes()) - (1 << 63)
 
 
 def _pack(array: np.ndarray) -> bytes:
@@ -204,10 +213,10 @@ class CorpusIndex:
         for frag in record.fragments:
             keys = np.ascontiguousarray(frag.band_keys, dtype=np.int64)
             fragment_id = self.db.execute(
-                "INSERT INTO fragments(file_id, kind, name, start_line, end_line, tok_start, tok_end, band_keys)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO fragments(file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash,"
+                " band_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (file_id, frag.kind, frag.name, frag.start_line, frag.end_line, frag.tok_start, frag.tok_end,
-                 keys.tobytes()),
+                 content_hash(record.codes[frag.tok_start : frag.tok_end]), keys.tobytes()),
             ).lastrowid
             band_rows.extend((int(k), fragment_id) for k in np.unique(keys))
         self.db.executemany("INSERT OR IGNORE INTO bands(key, fragment_id) VALUES (?, ?)", band_rows)
@@ -232,7 +241,7 @@ class CorpusIndex:
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                "SELECT id, file_id, kind, name, start_line, end_line, tok_start, tok_end FROM fragments"
+                "SELECT id, file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash FROM fragments"
                 f" WHERE id IN ({marks})",
                 chunk,
             ):

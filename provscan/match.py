@@ -105,7 +105,7 @@ class _SubmissionSide:
 class _CorpusSide:
     def __init__(self, corpus: OpenCorpus) -> None:
         self.corpus = corpus
-        self._sets: dict[int, np.ndarray] = {}
+        self._sets: dict[int, np.ndarray] = {}  # by content hash: token-identical twins share one set
 
     def file(self, fragment: StoredFragment) -> StoredFile:
         return self.corpus.index.file(fragment.file_id)
@@ -115,9 +115,9 @@ class _CorpusSide:
         return shingles(stored.codes[fragment.tok_start : fragment.tok_end], self.corpus.settings.k)
 
     def unique(self, fragment: StoredFragment) -> np.ndarray:
-        if fragment.id not in self._sets:
-            self._sets[fragment.id] = np.unique(self.ordered(fragment))
-        return self._sets[fragment.id]
+        if fragment.content_hash not in self._sets:
+            self._sets[fragment.content_hash] = np.unique(self.ordered(fragment))
+        return self._sets[fragment.content_hash]
 
 
 def find_matches(
@@ -144,6 +144,7 @@ def find_matches(
     for qid in sorted(by_query):
         key = queries[qid]
         sub_set = sub.unique(key)
+        overlaps: dict[int, tuple[int, int]] = {}  # content hash -> (shared shingles, source set size)
         sub_is_file = files[key[0]].normalised.fragments[key[1]].kind == "file"
         if sub_set.size == 0:
             continue
@@ -153,14 +154,17 @@ def find_matches(
                 # Whole files are compared with whole files only: a file that merely holds a copied class is
                 # reported through that class, with the class's own group of equal sources.
                 continue
-            src_set = src.unique(fragment)
-            shared = _intersection_size(sub_set, src_set)
+            # transformers repeats code verbatim across model folders: verify each distinct content once.
+            verified = overlaps.get(fragment.content_hash)
+            if verified is None:
+                src_set = src.unique(fragment)
+                verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
+            shared, src_size = verified
             if shared < settings.min_shared_shingles:
                 continue
-            union = sub_set.size + src_set.size - shared
-            jaccard = shared / union
+            jaccard = shared / (sub_set.size + src_size - shared)
             containment = shared / sub_set.size
-            source_containment = shared / src_set.size
+            source_containment = shared / src_size
             if jaccard < settings.min_similarity and not (
                 jaccard >= settings.containment_floor
                 and max(containment, source_containment) >= settings.min_containment

@@ -158,23 +158,35 @@ def write_text(result: ScanResult, out: IO[str], *, color: bool = False, width: 
             projects.add_row(row["corpus"], row["project"], str(row["lines"]), f"{row['share']:.1%}")
         console.print(projects)
     if result.findings:
-        table = Table(title="Findings", title_justify="left", show_lines=False)
-        for column in ("severity", "submission", "source", "jaccard", "contain.", "lines", "also in"):
-            table.add_column(column, overflow="fold")
+        console.print("[bold]Findings[/bold] (submission <- source; evidence as submission lines = source lines)")
         for finding in result.findings:
-            also = ", ".join(sorted({a.source.project for a in finding.also_in})[:6])
-            if finding.also_in_total > 6:
-                also += f" (+{finding.also_in_total - 6} files)"
-            members = f" +{len(finding.members)} nested" if finding.members else ""
-            table.add_row(
-                finding.severity,
-                f"{finding.path}:{finding.start_line}-{finding.end_line} {finding.fragment_kind} "
-                f"{finding.fragment_name}{members}",
-                f"{finding.source.project}: {finding.source.path}:{finding.source.start_line}-"
-                f"{finding.source.end_line} {finding.source.name}",
-                f"{finding.jaccard:.2f}",
-                f"{finding.containment:.2f}",
-                str(finding.matched_lines),
-                also,
-            )
-        console.print(table)
+            _print_finding(console, finding)
+
+
+_SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+def _print_finding(console, finding: Finding) -> None:
+    style = _SEVERITY_STYLE[finding.severity]
+    nested = f" (+{len(finding.members)} nested)" if finding.members else ""
+    console.print(
+        f"[{style}]{finding.severity.upper():<6}[/{style}] {finding.path}:{finding.start_line}-{finding.end_line} "
+        f"{finding.fragment_kind} {finding.fragment_name}{nested}  [dim]{finding.id}[/dim]",
+        markup=True,
+    )
+    source = finding.source
+    console.print(
+        f"       <- {source.corpus}/{source.project}: {source.path}:{source.start_line}-{source.end_line} "
+        f"{source.kind} {source.name}  jaccard {finding.jaccard:.2f}, containment {finding.containment:.2f}, "
+        f"{finding.matched_lines} lines",
+        markup=False,
+    )
+    if finding.also_in_total:
+        projects = sorted({a.source.project for a in finding.also_in})
+        shown = ", ".join(projects[:8]) + (", ..." if len(projects) > 8 or finding.also_in_total > 50 else "")
+        console.print(f"       also in {finding.also_in_total} other corpus file(s): {shown}", markup=False)
+    blocks = ", ".join(f"{b.sub_start}-{b.sub_end}={b.src_start}-{b.src_end}" for b in finding.evidence[:6])
+    if len(finding.evidence) > 6:
+        blocks += f", +{len(finding.evidence) - 6} more"
+    if blocks:
+        console.print(f"       evidence {blocks}", markup=False)
