@@ -74,14 +74,18 @@ def run_sampled(command: list[str], cwd: Path = REPO) -> tuple[float, float, str
     import subprocess
     import time
 
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0.0
-    while process.poll() is None:
-        peak = max(peak, _tree_rss_mb(process.pid))
-        time.sleep(0.02)
-    stdout, stderr = process.communicate()
-    return time.perf_counter() - started, peak, stdout, stderr, process.returncode
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        # Output goes to files, not pipes: a report larger than the pipe buffer would block the child otherwise.
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, text=True)
+        peak = 0.0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss_mb(process.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        return seconds, peak, out.read(), err.read(), process.returncode
 
 
 def _tree_rss_mb(root: int) -> float:

@@ -6,8 +6,8 @@ its best source; sources that are as good are grouped under it ("also in"). Ties
 corpus file that shares most code with the whole submission file wins, so a mutated copy of the Qwen2 modeling file
 attributes even its generic RMSNorm to Qwen2 rather than to one of its many identical twins.
 
-Nested fragments are folded: a method whose best source lies in the same corpus file as its enclosing class's (or
-file's) finding becomes a member of that finding instead of a finding of its own.
+Nested fragments are folded: a method whose best source (or an equally good one) lies in the same corpus file as its
+enclosing class's (or file's) finding becomes a member of that finding instead of a finding of its own.
 """
 
 from __future__ import annotations
@@ -124,8 +124,11 @@ def build_findings(
             ancestor = _owning_ancestor(nf, fragment_index, owner)
             if ancestor is not None:
                 parent_finding, parent_files = ancestor
+                best_jaccard = max(m.jaccard for m in ranked)
                 folded = next((m for m in ranked if m.source_file_key in parent_files), None)
-                if folded is not None:
+                # Fold only when the enclosing finding's file holds a match as good as this fragment's best;
+                # otherwise the fragment's own best source (and its twins) must be reported.
+                if folded is not None and folded.jaccard >= best_jaccard - TIE_TOLERANCE:
                     blocks, lines = _evidence(nf, fragment_index, folded, corpora, min_run)
                     parent_finding.members.append(
                         Member(fragment.kind, fragment.name, fragment.start_line, fragment.end_line,
