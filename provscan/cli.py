@@ -129,12 +129,12 @@ def _emit(result, fmt: str, output: Path | None) -> None:
     click.echo(f"provscan: report written to {output}", err=True)
 
 
-def _build_default(jobs: int | None) -> None:
+def _build_default(jobs: int | None, **corpus_settings) -> None:
     from provscan.corpus import CorpusError, build_default_corpus
 
     try:
         with _progress("building default corpus") as update:
-            report = build_default_corpus(jobs=jobs, progress=update)
+            report = build_default_corpus(jobs=jobs, progress=update, **corpus_settings)
     except CorpusError as error:
         _fail(str(error))
     click.echo(
@@ -149,26 +149,44 @@ def corpus() -> None:
     """Manage the corpora of known code (stored under the user cache directory)."""
 
 
+def _fingerprint_options(command):
+    """Options that fix how a corpus is fingerprinted; scans always reuse the corpus's own settings."""
+    command = click.option("--shingle-size", "k", type=click.IntRange(3, 64), default=None,
+                           help="Tokens per shingle (default 9, chosen in bench/choose_k.py).")(command)
+    command = click.option("--min-tokens", type=click.IntRange(5), default=None,
+                           help="Smallest fragment indexed, in normalised tokens (default 30).")(command)
+    return click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Worker processes.")(command)
+
+
+def _corpus_settings(k: int | None, min_tokens: int | None) -> dict:
+    from provscan.corpus import DEFAULT_MIN_TOKENS
+    from provscan.fingerprint import FingerprintSettings
+
+    settings = FingerprintSettings(k=k) if k else FingerprintSettings()
+    return {"settings": settings, "min_tokens": min_tokens or DEFAULT_MIN_TOKENS}
+
+
 @corpus.command("build-default")
-@click.option("-j", "--jobs", type=click.IntRange(1), default=None)
-def build_default(jobs) -> None:
+@_fingerprint_options
+def build_default(jobs, k, min_tokens) -> None:
     """Build (or update) the default corpus from the installed transformers package's models/ folder."""
-    _build_default(jobs)
+    _build_default(jobs, **_corpus_settings(k, min_tokens))
 
 
 @corpus.command("add")
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--split-projects", is_flag=True, help="Each top-level directory of PATH is its own project.")
-@click.option("-j", "--jobs", type=click.IntRange(1), default=None)
-def add(name, path, split_projects, jobs) -> None:
+@_fingerprint_options
+def add(name, path, split_projects, jobs, k, min_tokens) -> None:
     """Add (or update) corpus NAME from PATH: a directory, a clone or an archive."""
     from provscan.corpus import CorpusError, add_corpus
     from provscan.walk import WalkError
 
     try:
         with _progress(f"indexing {name}") as update:
-            report = add_corpus(name, path, split_projects=split_projects, jobs=jobs, progress=update)
+            report = add_corpus(name, path, split_projects=split_projects, jobs=jobs, progress=update,
+                                **_corpus_settings(k, min_tokens))
     except (CorpusError, WalkError) as error:
         _fail(str(error))
     skipped = sum(report.walk.skipped.values()) + sum(report.skipped.values())

@@ -19,7 +19,7 @@ from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSett
 from provscan.index import SCHEMA_VERSION, CorpusIndex, CorpusIndexError, FileRecord, FragmentRecord
 from provscan.notices import header_notices
 from provscan.parallel import map_unordered
-from provscan.walk import WalkOptions, WalkReport, walk
+from provscan.walk import Skip, WalkOptions, WalkReport, walk
 
 DEFAULT_CORPUS = "transformers"
 NORMALISER_VERSION = 1
@@ -58,7 +58,8 @@ class BuildReport:
     files_unchanged: int = 0
     files_removed: int = 0
     fragments: int = 0
-    skipped: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)  # parse-stage skips by reason (walk skips are in `walk`)
+    skips: list[Skip] = field(default_factory=list)
     walk: WalkReport = field(default_factory=WalkReport)
     seconds: float = 0.0
 
@@ -140,8 +141,9 @@ def build_corpus(
 
         total = len(jobs_todo)
         for done, result in enumerate(map_unordered(analyse, jobs_todo, jobs), start=1):
-            if isinstance(result, tuple):
-                report.skipped[result[0]] += 1
+            if isinstance(result, Skip):
+                report.skipped[result.reason] += 1
+                report.skips.append(result)
             else:
                 sha256, text = texts.pop(result.normalised.path)
                 record = _file_record(result, project_of, sha256, text)
@@ -226,7 +228,8 @@ def _file_record(result: FingerprintedFile, project_of: Callable[[str], str], sh
 
 
 def build_default_corpus(
-    *, jobs: int | None = None, progress: ProgressCallback | None = None, settings: FingerprintSettings | None = None
+    *, jobs: int | None = None, progress: ProgressCallback | None = None, settings: FingerprintSettings | None = None,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
 ) -> BuildReport:
     models, version = default_corpus_source()
     return build_corpus(
@@ -237,6 +240,7 @@ def build_default_corpus(
         description="transformers/models from the installed transformers wheel",
         version=f"transformers {version}",
         settings=settings,
+        min_tokens=min_tokens,
         jobs=jobs,
         progress=progress,
     )

@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 
 from provscan.fragments import NormalisedFile
+from provscan.walk import Skip
 
 _ROLL = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio); arithmetic wraps mod 2**64
 _BAND_MUL = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -131,12 +132,16 @@ class AnalysisJob:
     min_tokens: int
 
 
-def analyse(job: AnalysisJob) -> FingerprintedFile | tuple[str, str]:
-    """Parse -> normalise -> fingerprint one file; ("unsupported-language", path) when no grammar handles it."""
+def analyse(job: AnalysisJob) -> FingerprintedFile | Skip:
+    """Parse -> normalise -> fingerprint one file, or the reason it was not (never raises: one bad file must not
+    stop a scan of thousands)."""
     from provscan.fragments import normalise
     from provscan.parse import parse_text
 
-    parsed = parse_text(job.path, job.text)
-    if parsed is None:
-        return ("unsupported-language", job.path)
-    return fingerprint_file(normalise(parsed, job.min_tokens), job.settings, job.min_tokens)
+    try:
+        parsed = parse_text(job.path, job.text)
+        if parsed is None:
+            return Skip(job.path, "unsupported-language", "no parser for this file type (by suffix or shebang)")
+        return fingerprint_file(normalise(parsed, job.min_tokens), job.settings, job.min_tokens)
+    except Exception as error:  # noqa: BLE001 - reported per file, with the file named
+        return Skip(job.path, "parse-failed", f"could not be parsed or fingerprinted: {type(error).__name__}: {error}")

@@ -16,6 +16,7 @@ from provscan.match import EvidenceBlock
 from provscan.scan import ScanResult
 
 SCHEMA_ID = "provscan-scan-result/1"
+SKIPS_LISTED = 200  # per stage; the counts in summary.skipped are always complete
 
 
 def _blocks(blocks: list[EvidenceBlock]) -> list[dict]:
@@ -108,9 +109,7 @@ def to_dict(result: ScanResult) -> dict:
             ],
             "top_matches": [f.id for f in sorted(result.findings, key=lambda f: -f.matched_lines)[:10]],
         },
-        "skips": [asdict(s) for s in result.walk.skips[:200]]
-        + [{"path": "", "reason": reason, "detail": f"{count} file(s) with no parser for their language"}
-           for reason, count in result.parse_skipped.items()],
+        "skips": [asdict(s) for s in result.walk.skips[:SKIPS_LISTED] + result.parse_skips[:SKIPS_LISTED]],
         "files": [asdict(f) for f in result.files],
         "findings": [_finding(f) for f in result.findings],
     }

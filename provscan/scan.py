@@ -18,7 +18,7 @@ from provscan.findings import Coverage, Finding, build_findings
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse, fingerprint_file
 from provscan.match import Match, MatchSettings, OpenCorpus, find_matches
 from provscan.parallel import map_unordered
-from provscan.walk import WalkOptions, WalkReport, walk
+from provscan.walk import Skip, WalkOptions, WalkReport, walk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -50,7 +50,7 @@ class ScanResult:
     settings: ScanSettings
     corpora: list[dict]
     walk: WalkReport
-    parse_skipped: Counter
+    parse_skips: list[Skip]  # files the walker yielded but no parser could fragment
     files: list[FileSummary]
     findings: list[Finding]
     coverage: Coverage
@@ -60,7 +60,8 @@ class ScanResult:
         return sum(1 for f in self.files if f.parse_errors)
 
     def skipped(self) -> Counter:
-        return self.walk.skipped + self.parse_skipped
+        """Every file not scanned, by reason: the walker's skips plus the parse stage's."""
+        return self.walk.skipped + Counter(skip.reason for skip in self.parse_skips)
 
 
 def open_corpora(names: tuple[str, ...]) -> dict[str, OpenCorpus]:
@@ -92,11 +93,11 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
             AnalysisJob(source.path, source.text, first_settings, settings.min_tokens)
             for source in walk(target, settings.walk, walk_report)
         ]
-        parse_skipped: Counter = Counter()
+        parse_skips: list[Skip] = []
         analysed: list[FingerprintedFile] = []
         for done, result in enumerate(map_unordered(analyse, jobs, settings.jobs), start=1):
-            if isinstance(result, tuple):
-                parse_skipped[result[0]] += 1
+            if isinstance(result, Skip):
+                parse_skips.append(result)
             else:
                 analysed.append(result)
             if progress:
@@ -125,7 +126,7 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
                 for c in corpora.values()
             ],
             walk=walk_report,
-            parse_skipped=parse_skipped,
+            parse_skips=sorted(parse_skips, key=lambda skip: skip.path),
             files=[
                 FileSummary(f.normalised.path, f.normalised.language, f.normalised.code_lines,
                             len(f.normalised.fragments), f.normalised.error_nodes)

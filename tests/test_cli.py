@@ -109,3 +109,32 @@ def test_help_does_not_import_heavy_modules():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_corpus_with_another_shingle_size_is_scanned_with_its_own_settings(tmp_path, copied):
+    source = copy_models(tmp_path / "corpus", ["qwen2"])
+    done = provscan("corpus", "add", "k7", str(source), "--shingle-size", "7", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "r.json"
+    assert provscan("scan", str(copied), "--corpus", "k7", "--format", "json", "-o", str(out)).returncode == 0
+    report = json.loads(out.read_text())
+    assert any(f["source"]["name"] == "Qwen2RMSNorm" for f in report["findings"])
+    from provscan.corpus import open_corpus
+
+    with open_corpus("k7") as index:
+        assert index.meta()["k"] == "7"
+
+
+def test_every_skipped_file_is_listed_with_its_reason(tmp_path, corpus, copied):
+    (copied / "NOTES.md").write_text("# notes\n")
+    (copied / "weights.bin").write_bytes(b"\x00\x01\x02" * 100)
+    (copied / "legacy.py").write_bytes("# caf\xe9\ndef f():\n    return 1\n".encode("latin-1"))
+    out = tmp_path / "r.json"
+    assert provscan("scan", str(copied), "--corpus", corpus, "--format", "json", "-o", str(out)).returncode == 0
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, SCHEMA)
+    listed = {(s["path"], s["reason"]) for s in report["skips"]}
+    assert {("NOTES.md", "unsupported-language"), ("weights.bin", "binary")} <= listed
+    assert report["summary"]["skipped"] == {"binary": 1, "unsupported-language": 1}
+    assert report["summary"]["warnings"] == {"latin-1-fallback": 1}
+    assert report["summary"]["files_seen"] == 5 and report["summary"]["files_scanned"] == 3
