@@ -201,18 +201,7 @@ def settings_of(meta: dict[str, str]) -> FingerprintSettings:
 
 def _file_record(result: FingerprintedFile, project_of: Callable[[str], str], sha256: str, text: str) -> FileRecord:
     nf = result.normalised
-    fragments = [
-        FragmentRecord(
-            kind=nf.fragments[i].kind,
-            name=nf.fragments[i].name,
-            start_line=nf.fragments[i].start_line,
-            end_line=nf.fragments[i].end_line,
-            tok_start=nf.fragments[i].tok_start,
-            tok_end=nf.fragments[i].tok_end,
-            band_keys=result.band_keys[row],
-        )
-        for row, i in enumerate(result.indexed)
-    ]
+    fragments = [FragmentRecord(nf.fragments[i], result.band_keys[row]) for row, i in enumerate(result.indexed)]
     return FileRecord(
         project=project_of(nf.path),
         path=nf.path,

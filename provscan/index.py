@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from provscan.fragments import Fragment
+
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -86,14 +88,9 @@ class StoredFile:
 
 @dataclass
 class FragmentRecord:
-    """A fragment to be written: its place in the file stream and its LSH band keys."""
+    """A fragment to be written: the fragment (its place in the file's token stream) and its LSH band keys."""
 
-    kind: str
-    name: str
-    start_line: int
-    end_line: int
-    tok_start: int
-    tok_end: int
+    fragment: Fragment
     band_keys: np.ndarray  # int64, one per band
 
 
@@ -210,8 +207,9 @@ class CorpusIndex:
         )
         file_id = cursor.lastrowid
         band_rows = []
-        for frag in record.fragments:
-            keys = np.ascontiguousarray(frag.band_keys, dtype=np.int64)
+        for fragment_record in record.fragments:
+            frag = fragment_record.fragment
+            keys = np.ascontiguousarray(fragment_record.band_keys, dtype=np.int64)
             fragment_id = self.db.execute(
                 "INSERT INTO fragments(file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash,"
                 " band_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
