@@ -20,7 +20,7 @@ SCHEMA = json.loads((REPO / "provscan" / "schema" / "scan-result.schema.json").r
 def provscan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "provscan", *args], capture_output=True, text=True, cwd=cwd or REPO,
-        env={**os.environ}, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600,
     )
 
 
@@ -138,3 +138,20 @@ def test_every_skipped_file_is_listed_with_its_reason(tmp_path, corpus, copied):
     assert report["summary"]["skipped"] == {"binary": 1, "unsupported-language": 1}
     assert report["summary"]["warnings"] == {"latin-1-fallback": 1}
     assert report["summary"]["files_seen"] == 5 and report["summary"]["files_scanned"] == 3
+
+
+def test_scanned_code_is_never_imported_executed_or_built(tmp_path, corpus):
+    marker = tmp_path / "executed"
+    payload = f"open({str(marker)!r}, 'w').write('ran')\n"
+    sub = tmp_path / "hostile"
+    sub.mkdir()
+    (sub / "setup.py").write_text("import setuptools\n" + payload)
+    (sub / "conftest.py").write_text(payload)
+    (sub / "__init__.py").write_text(payload)
+    (sub / "sitecustomize.py").write_text(payload)
+    (sub / "run.sh").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (sub / "run.sh").chmod(0o755)
+    done = provscan("scan", str(sub), "--corpus", corpus, cwd=sub)
+    assert done.returncode == 0, done.stderr
+    assert "4 files scanned" in done.stdout
+    assert not marker.exists()
