@@ -50,11 +50,24 @@ def _fail(message: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provscan")
-def main() -> None:
+def cli() -> None:
     """Find code in a submission that comes from known open-source model projects, with line-level evidence."""
 
 
-@main.command()
+def main() -> None:
+    """Console entry point: click's handling, except that Ctrl-C exits 130 (click's default, 1, means findings)."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("provscan: interrupted; no report written", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+@cli.command()
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--corpus", "corpora", multiple=True, metavar="NAME",
               help="Corpus to match against (repeatable; default: transformers).")
@@ -144,7 +157,7 @@ def _build_default(jobs: int | None, **corpus_settings) -> None:
     )
 
 
-@main.group()
+@cli.group()
 def corpus() -> None:
     """Manage the corpora of known code (stored under the user cache directory)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -33,5 +34,16 @@ def map_unordered(
         return
     context = multiprocessing.get_context("spawn")
     chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_ignore_interrupts)
+    try:
         yield from pool.map(func, items, chunksize=chunk)
+    except BaseException:
+        # Ctrl-C (or a consumer that stops early): drop queued work instead of finishing it.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which cancels the pool and reports once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -101,8 +101,8 @@ def test_corpus_list_and_remove(corpus):
 
 def test_help_does_not_import_heavy_modules():
     code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom provscan.cli import main\n"
-        "r = CliRunner().invoke(main, ['--help'])\nassert r.exit_code == 0, r.output\n"
+        "import sys\nfrom click.testing import CliRunner\nfrom provscan.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['--help'])\nassert r.exit_code == 0, r.output\n"
         "heavy = [m for m in ('numpy', 'tree_sitter', 'datasketch', 'scipy', 'rich') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
@@ -155,3 +155,23 @@ def test_scanned_code_is_never_imported_executed_or_built(tmp_path, corpus):
     assert done.returncode == 0, done.stderr
     assert "4 files scanned" in done.stdout
     assert not marker.exists()
+
+
+def test_interrupted_corpus_build_exits_130_and_is_known_unfinished(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "provscan", "corpus", "add", "big", str(transformers_models()), "--jobs", "2"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # the whole models/ folder takes far longer than this to index
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    listed = provscan("corpus", "list")
+    assert "big" in listed.stdout and "unfinished" in listed.stdout
+    scan = provscan("scan", str(tmp_path), "--corpus", "big")
+    assert scan.returncode == 2 and "did not finish building" in scan.stderr
