@@ -22,8 +22,11 @@ from tests.mutate import mutate  # noqa: E402
 
 def private_cache() -> Path:
     """Point provscan at a fresh cache directory so a benchmark never touches (or reuses) the user's corpora."""
+    import atexit
+
     cache = Path(tempfile.mkdtemp(prefix="provscan-bench-"))
     os.environ["PROVSCAN_CACHE_DIR"] = str(cache)
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
     return cache
 
 
