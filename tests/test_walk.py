@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from provscan.ignore import _default_vendored_patterns
 from provscan.walk import (
     SourceFile,
     WalkError,
     WalkOptions,
     WalkReport,
-    _default_vendored_patterns,
     is_archive,
     walk,
 )
@@ -728,3 +728,18 @@ def test_is_archive() -> None:
         assert is_archive(name), name
     for name in ["a.py", "x.gz", "zip", "x.zip.py", "x.tar.gz.txt"]:
         assert not is_archive(name), name
+
+
+def test_invalid_exclude_pattern_is_a_walk_error_naming_it(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    with pytest.raises(WalkError, match="invalid pattern"):
+        list(walk(tmp_path, WalkOptions(exclude=("[z-a]",))))
+
+
+def test_binary_behind_a_utf16_bom_is_binary(tmp_path):
+    (tmp_path / "blob.dat").write_bytes(b"\xff\xfe" + b"\x00\x00\x01\x00" * 64)
+    (tmp_path / "text.py").write_bytes("x = 1\n".encode("utf-16"))
+    report = WalkReport()
+    paths = [f.path for f in walk(tmp_path, WalkOptions(), report)]
+    assert paths == ["text.py"]
+    assert report.skipped["binary"] == 1
