@@ -477,7 +477,7 @@ def reported_locations(result: ScanResult) -> tuple[dict[tuple[str, int, int], R
     """(path, start, end) -> what was reported there (own findings and folded members); plus findings per path."""
     found: dict[tuple[str, int, int], Reported] = {}
     per_path: Counter = Counter()
-    for finding in result.findings:
+    for finding in result.code_findings:
         src = finding.source
         found[(finding.path, finding.start_line, finding.end_line)] = Reported(
             src.path, (src.start_line, src.end_line), {a.source.path for a in finding.also_in}, False
@@ -552,7 +552,7 @@ def evaluate(k: int, dataset: Dataset, result: ScanResult) -> Figures:
     figures.alarms = [
         f"{f.path}:{f.start_line}-{f.end_line} {f.fragment_kind} {f.fragment_name} -> {f.source.path}:"
         f"{f.source.start_line} (J={f.jaccard}, C={f.containment})"
-        for f in result.findings if f.path.startswith("neg/")
+        for f in result.code_findings if f.path.startswith("neg/")
     ]
     return figures
 

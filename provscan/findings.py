@@ -47,14 +47,28 @@ class Member:
 
 @dataclass
 class Finding:
+    """What every finding has, whatever its kind: the one findings model of the tool.
+
+    kind: "code-match" | "notice" | "marker" | "stripped-attribution" | "attribution-kept".
+    """
+
     id: str
+    kind: str
     severity: str
+    rule_id: str
+    message: str
     path: str
+    start_line: int
+    end_line: int
+
+
+@dataclass
+class CodeMatchFinding(Finding):
+    """Submission code that matches corpus code, with evidence on both sides."""
+
     language: str
     fragment_kind: str
     fragment_name: str
-    start_line: int
-    end_line: int
     source: SourceRef
     jaccard: float
     containment: float
@@ -66,7 +80,6 @@ class Finding:
     also_in_total: int = 0
     members: list[Member] = field(default_factory=list)
     matched_lines: int = 0
-    kind: str = "code-match"
 
 
 @dataclass
@@ -102,19 +115,19 @@ def _rank(matches: list[Match], affinity: dict[tuple[str, int], int]) -> list[Ma
 
 def build_findings(
     files: list[FingerprintedFile], matches: list[Match], corpora: dict[str, OpenCorpus], min_run: int = 4
-) -> tuple[list[Finding], Coverage]:
+) -> tuple[list[CodeMatchFinding], Coverage]:
     by_fragment: dict[tuple[int, int], list[Match]] = defaultdict(list)
     for match in matches:
         by_fragment[(match.file_index, match.fragment_index)].append(match)
     affinity = _file_affinity(by_fragment)
 
-    findings: list[Finding] = []
+    findings: list[CodeMatchFinding] = []
     coverage = Coverage()
     for file_index, fingerprinted in enumerate(files):
         nf = fingerprinted.normalised
         coverage.code_lines += nf.code_lines
-        owner: dict[int, tuple[Finding, set[tuple[str, int]]]] = {}  # fragment index -> finding + its files
-        file_findings: list[Finding] = []
+        owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}  # fragment index -> finding + its files
+        file_findings: list[CodeMatchFinding] = []
         line_owner: dict[int, tuple[str, str]] = {}
         for fragment_index, fragment in enumerate(nf.fragments):
             ranked = by_fragment.get((file_index, fragment_index))
@@ -140,15 +153,20 @@ def build_findings(
             tied = [m for m in ranked[1:] if m.jaccard >= best.jaccard - TIE_TOLERANCE]
             also_in = _distinct_sources(best, tied)
             blocks, lines = _evidence(nf, fragment_index, best, corpora, min_run)
-            finding = Finding(
+            finding = CodeMatchFinding(
                 id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
+                kind="code-match",
                 severity=severity_of(best),
+                rule_id="code-match",
+                message=f"{fragment.kind} {fragment.name} matches {best.source.corpus}/{best.source.project} "
+                f"{best.source.path}:{best.source.start_line}-{best.source.end_line} {best.source.name} "
+                f"(Jaccard {best.jaccard:.2f})",
                 path=nf.path,
+                start_line=fragment.start_line,
+                end_line=fragment.end_line,
                 language=nf.language,
                 fragment_kind=fragment.kind,
                 fragment_name=fragment.name,
-                start_line=fragment.start_line,
-                end_line=fragment.end_line,
                 source=best.source,
                 jaccard=round(best.jaccard, 4),
                 containment=round(best.containment, 4),
@@ -230,7 +248,7 @@ def _claim(line_owner: dict[int, tuple[str, str]], lines: np.ndarray, source: So
         line_owner.setdefault(line, (source.corpus, source.project))
 
 
-def _count_lines(finding: Finding) -> int:
+def _count_lines(finding: CodeMatchFinding) -> int:
     lines: set[int] = set()
     for block in finding.evidence + [b for m in finding.members for b in m.evidence]:
         lines.update(range(block.sub_start, block.sub_end + 1))

@@ -130,6 +130,7 @@ class AnalysisJob:
     text: str
     settings: FingerprintSettings
     min_tokens: int
+    keep_comments: bool = False
 
 
 def analyse(job: AnalysisJob) -> FingerprintedFile | Skip:
@@ -142,6 +143,6 @@ def analyse(job: AnalysisJob) -> FingerprintedFile | Skip:
         parsed = parse_text(job.path, job.text)
         if parsed is None:
             return Skip(job.path, "unsupported-language", "no parser for this file type (by suffix or shebang)")
-        return fingerprint_file(normalise(parsed, job.min_tokens), job.settings, job.min_tokens)
+        return fingerprint_file(normalise(parsed, job.min_tokens, job.keep_comments), job.settings, job.min_tokens)
     except Exception as error:  # noqa: BLE001 - reported per file, with the file named
         return Skip(job.path, "parse-failed", f"could not be parsed or fingerprinted: {type(error).__name__}: {error}")

@@ -60,6 +60,7 @@ class NormalisedFile:
     fragments: list[Fragment] = field(default_factory=list)
     error_nodes: int = 0
     total_lines: int = 0
+    comments: list[tuple[int, str]] = field(default_factory=list)  # (line, text), only when asked for
 
     @property
     def code_lines(self) -> int:
@@ -85,6 +86,10 @@ def _fragment_name(node, source: bytes) -> str:
     return text.split("(", 1)[0].strip()[:120] or "<anonymous>"
 
 
+def _text(source: bytes, node) -> str:
+    return source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+
 def _is_docstring(node, spec) -> bool:
     return (
         spec.drop_string_statements
@@ -94,8 +99,11 @@ def _is_docstring(node, spec) -> bool:
     )
 
 
-def normalise(parsed: ParsedFile, min_tokens: int = 30) -> NormalisedFile:
-    """Walk the tree once, emitting normalised tokens and recording fragment token ranges."""
+def normalise(parsed: ParsedFile, min_tokens: int = 30, keep_comments: bool = False) -> NormalisedFile:
+    """Walk the tree once, emitting normalised tokens and recording fragment token ranges.
+
+    With `keep_comments`, comment and docstring texts are kept too (submissions only: the language of comments
+    is provenance evidence; the corpus does not need them)."""
     spec = parsed.language
     source = parsed.source
     codes: list[int] = []
@@ -103,6 +111,7 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30) -> NormalisedFile:
     fragments: list[Fragment] = []
     open_frags: list[tuple[int, int]] = []  # (depth, fragment index)
     errors = 0
+    comments: list[tuple[int, str]] = []
     id_code, str_code, num_code = token_code(ID), token_code(STR), token_code(NUM)
     fragment_types = spec.functions | spec.classes
 
@@ -116,7 +125,8 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30) -> NormalisedFile:
         node_type = node.type
         descend = False
         if node_type in spec.comments or node.is_missing:
-            pass
+            if keep_comments and not node.is_missing:
+                comments.append((node.start_point[0] + 1, _text(source, node)))
         elif node_type in spec.strings:
             codes.append(str_code)
             lines.append(node.start_point[0] + 1)
@@ -133,7 +143,8 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30) -> NormalisedFile:
                     codes.append(token_code(node_type))
                 lines.append(node.start_point[0] + 1)
         elif _is_docstring(node, spec):
-            pass
+            if keep_comments:
+                comments.append((node.start_point[0] + 1, _text(source, node)))
         else:
             descend = True
             if node_type == "ERROR":
@@ -180,6 +191,7 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30) -> NormalisedFile:
         fragments=kept,
         error_nodes=errors,
         total_lines=total_lines,
+        comments=comments,
     )
 
 

@@ -11,12 +11,14 @@ from collections import Counter
 from dataclasses import asdict
 from typing import IO
 
-from provscan.findings import SEVERITIES, Finding
+from provscan.findings import SEVERITIES, CodeMatchFinding, Finding
 from provscan.match import EvidenceBlock
+from provscan.provenance import AttributionFinding, MarkerFinding, NoticeFinding
 from provscan.scan import ScanResult
 
 SCHEMA_ID = "provscan-scan-result/1"
 SKIPS_LISTED = 200  # per stage; the counts in summary.skipped are always complete
+NOTICES_LISTED = 1000
 
 
 def _blocks(blocks: list[EvidenceBlock]) -> list[dict]:
@@ -26,11 +28,8 @@ def _blocks(blocks: list[EvidenceBlock]) -> list[dict]:
     ]
 
 
-def _finding(f: Finding) -> dict:
+def _code_match(f: CodeMatchFinding) -> dict:
     return {
-        "id": f.id,
-        "kind": f.kind,
-        "severity": f.severity,
         "submission": {
             "path": f.path,
             "language": f.language,
@@ -65,6 +64,35 @@ def _finding(f: Finding) -> dict:
             for m in f.members
         ],
     }
+
+
+def _finding(f: Finding) -> dict:
+    data = {
+        "id": f.id,
+        "kind": f.kind,
+        "severity": f.severity,
+        "rule_id": f.rule_id,
+        "message": f.message,
+        "location": {"path": f.path, "start_line": f.start_line, "end_line": f.end_line},
+    }
+    if isinstance(f, CodeMatchFinding):
+        data.update(_code_match(f))
+    elif isinstance(f, NoticeFinding):
+        data["notice"] = asdict(f.notice)
+    elif isinstance(f, MarkerFinding):
+        marker = asdict(f.marker)
+        marker["lines"] = [{"line": n, "text": text} for n, text in f.marker.lines]
+        data["marker"] = marker
+    elif isinstance(f, AttributionFinding):
+        data["attribution"] = {
+            "source": asdict(f.source),
+            "source_notices": f.source_notices,
+            "source_holders": f.source_holders,
+            "submission_notices": [asdict(n) for n in f.submission_notices],
+            "code_findings": f.code_findings,
+            "matched_lines": f.matched_lines,
+        }
+    return data
 
 
 def severity_counts(findings: list[Finding]) -> dict[str, int]:
@@ -102,15 +130,18 @@ def to_dict(result: ScanResult) -> dict:
             "matched_lines": coverage.matched_lines,
             "matched_share": round(share, 4),
             "findings": severity_counts(result.findings),
+            "findings_by_kind": dict(sorted(Counter(f.kind for f in result.findings).items())),
+            "notices": len(result.notices),
             "per_project": [
                 {"corpus": corpus, "project": project, "lines": lines,
                  "share": round(lines / coverage.code_lines, 4) if coverage.code_lines else 0.0}
                 for (corpus, project), lines in per_project
             ],
-            "top_matches": [f.id for f in sorted(result.findings, key=lambda f: -f.matched_lines)[:10]],
+            "top_matches": [f.id for f in sorted(result.code_findings, key=lambda f: -f.matched_lines)[:10]],
         },
         "skips": [asdict(s) for s in result.walk.skips[:SKIPS_LISTED] + result.parse_skips[:SKIPS_LISTED]],
         "files": [asdict(f) for f in result.files],
+        "notices": [asdict(n) for n in result.notices[:NOTICES_LISTED]],
         "findings": [_finding(f) for f in result.findings],
     }
 
@@ -159,13 +190,36 @@ def write_text(result: ScanResult, out: IO[str], *, color: bool = False, width: 
     if result.findings:
         console.print("[bold]Findings[/bold] (submission <- source; evidence as submission lines = source lines)")
         for finding in result.findings:
-            _print_finding(console, finding)
+            if isinstance(finding, CodeMatchFinding):
+                _print_finding(console, finding)
+            else:
+                _print_other(console, finding)
 
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
-def _print_finding(console, finding: Finding) -> None:
+def _print_other(console, finding: Finding) -> None:
+    style = _SEVERITY_STYLE[finding.severity]
+    console.print(
+        f"[{style}]{finding.severity.upper():<6}[/{style}] {finding.path}:{finding.start_line} "
+        f"{finding.kind} [dim]{finding.rule_id} {finding.id}[/dim]",
+        markup=True,
+    )
+    console.print(f"       {finding.message}", markup=False)
+    if isinstance(finding, AttributionFinding):
+        for notice in finding.source_notices[:3]:
+            console.print(f"       source {finding.source.path}:{notice['line']}: {notice['text']}", markup=False)
+        for own in finding.submission_notices[:3]:
+            console.print(f"       submission {own.path}:{own.line}: {own.text}", markup=False)
+    elif isinstance(finding, MarkerFinding):
+        shown = ", ".join(f"{line}: {text}" for line, text in finding.marker.lines[:3])
+        console.print(f"       lines {shown}", markup=False)
+    elif isinstance(finding, NoticeFinding):
+        console.print(f"       line {finding.notice.line}: {finding.notice.text}", markup=False)
+
+
+def _print_finding(console, finding: CodeMatchFinding) -> None:
     style = _SEVERITY_STYLE[finding.severity]
     nested = f" (+{len(finding.members)} nested)" if finding.members else ""
     console.print(

@@ -56,7 +56,7 @@ def test_json_report_validates_and_names_the_source(corpus, copied, tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     jsonschema.validate(report, SCHEMA)
-    finding = next(f for f in report["findings"] if f["submission"]["fragment_name"] == "MyRMSNorm")
+    finding = next(f for f in report["findings"] if f.get("submission", {}).get("fragment_name") == "MyRMSNorm")
     assert finding["source"]["name"] in {"Qwen2RMSNorm", "LlamaRMSNorm"}
     assert {finding["source"]["project"]} | {a["project"] for a in finding["also_in"]} == {"qwen2", "llama"}
     assert finding["evidence"][0]["source_lines"][0] == finding["source"]["start_line"]
@@ -65,7 +65,7 @@ def test_json_report_validates_and_names_the_source(corpus, copied, tmp_path):
     expected = [n + 1 for n, line in enumerate(source_text[:40]) if "Copyright" in line]
     assert [n["line"] for n in finding["source_notices"] if "Copyright" in n["text"]] == expected
     assert report["summary"]["files_scanned"] == 2
-    assert not any(f["submission"]["path"] == "mine.py" for f in report["findings"])
+    assert not any(f["location"]["path"] == "mine.py" for f in report["findings"])
 
 
 def test_text_report_and_fail_on_exit_codes(corpus, copied):
@@ -118,7 +118,7 @@ def test_corpus_with_another_shingle_size_is_scanned_with_its_own_settings(tmp_p
     out = tmp_path / "r.json"
     assert provscan("scan", str(copied), "--corpus", "k7", "--format", "json", "-o", str(out)).returncode == 0
     report = json.loads(out.read_text())
-    assert any(f["source"]["name"] == "Qwen2RMSNorm" for f in report["findings"])
+    assert any(f.get("source", {}).get("name") == "Qwen2RMSNorm" for f in report["findings"])
     from provscan.corpus import open_corpus
 
     with open_corpus("k7") as index:
@@ -175,3 +175,20 @@ def test_interrupted_corpus_build_exits_130_and_is_known_unfinished(tmp_path):
     assert "big" in listed.stdout and "unfinished" in listed.stdout
     scan = provscan("scan", str(tmp_path), "--corpus", "big")
     assert scan.returncode == 2 and "did not finish building" in scan.stderr
+
+
+def test_bad_rule_file_is_a_clear_error_and_user_rules_apply(tmp_path, corpus, copied):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[marker]]\nid = 'x'\nkind = 'hub-url'\npattern = '('\nmessage = 'm'\nseverity = 'low'\n")
+    done = provscan("scan", str(copied), "--corpus", corpus, "--rules", str(bad))
+    assert done.returncode == 2 and str(bad) in done.stderr and "not a valid regular expression" in done.stderr
+    good = tmp_path / "good.toml"
+    good.write_text("[[marker]]\nid = 'local.fizz'\nkind = 'model-family'\npattern = 'FizzBuzz'\n"
+                    "message = 'our own marker'\nseverity = 'high'\n")
+    out = tmp_path / "r.json"
+    done = provscan("scan", str(copied), "--corpus", corpus, "--rules", str(good), "--no-license-detection",
+                    "--format", "json", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    hits = [f for f in report["findings"] if f["rule_id"] == "local.fizz"]
+    assert [(f["location"]["path"], f["severity"]) for f in hits] == [("mine.py", "high")]

@@ -26,7 +26,7 @@ def test_first_scan_builds_the_default_corpus_and_finds_the_demo_copies(tmp_path
     assert corpus["name"] == "transformers"
     assert corpus["files"] == sum(1 for _ in transformers_models().rglob("*.py"))
 
-    found = {f["submission"]["fragment_name"]: f for f in report["findings"]}
+    found = {f["submission"]["fragment_name"]: f for f in report["findings"] if f["kind"] == "code-match"}
     expected_sources = {
         "half_rotate": "rotate_half",
         "rope_apply": "apply_rotary_pos_emb",
@@ -41,7 +41,8 @@ def test_first_scan_builds_the_default_corpus_and_finds_the_demo_copies(tmp_path
         projects = {finding["source"]["project"]} | {a["project"] for a in finding["also_in"]}
         assert source_name in names and "qwen2" in projects, (name, finding["source"])
     # The submission's original files stay clean.
-    assert {f["submission"]["path"] for f in report["findings"]} == {"hanbit_lm/attention.py"}
+    code_paths = {f["location"]["path"] for f in report["findings"] if f["kind"] == "code-match"}
+    assert code_paths == {"hanbit_lm/attention.py"}
     assert report["summary"]["skipped"] == {"unsupported-language": 1}  # README.md
 
     # A second scan reuses the corpus (no rebuild message) and lists it.

@@ -47,7 +47,7 @@ def _build(tmp_path: Path, folders: list[str], name: str = "models") -> None:
 def _locations(result) -> dict[tuple[str, int, int], tuple]:
     """(path, start, end) of every reported submission fragment (own findings and folded members)."""
     found = {}
-    for finding in result.findings:
+    for finding in result.code_findings:
         found[(finding.path, finding.start_line, finding.end_line)] = (finding.source, finding.also_in)
         for member in finding.members:
             found[(finding.path, member.start_line, member.end_line)] = (member.source, [])
@@ -73,7 +73,7 @@ def test_each_mutated_definition_maps_to_its_true_source_lines(tmp_path, submiss
             checked += 1
     assert checked >= 80
     # Each whole file is recognised as a copy of its source file, with high severity.
-    files = {f.path: f for f in result.findings if f.fragment_kind == "file"}
+    files = {f.path: f for f in result.code_findings if f.fragment_kind == "file"}
     assert {p: files[p].source.path for p in expected} == {p: e[0] for p, e in expected.items()}
     assert all(files[p].severity == "high" for p in expected)
     assert result.coverage.matched_lines / result.coverage.code_lines > 0.9
@@ -83,7 +83,7 @@ def test_evidence_blocks_point_at_the_same_code_on_both_sides(tmp_path, submissi
     root, expected = submission
     _build(tmp_path, ["qwen2"])
     result = scan(root, ScanSettings(corpora=("models",), jobs=1))
-    finding = next(f for f in result.findings if f.path == "src/qwen2_model.py")
+    finding = next(f for f in result.code_findings if f.path == "src/qwen2_model.py")
     source_lines = (transformers_models() / "qwen2/modeling_qwen2.py").read_text(encoding="utf-8").splitlines()
     submission_lines = (root / "src/qwen2_model.py").read_text(encoding="utf-8").splitlines()
     member = next(m for m in finding.members if m.name == "repeat_kv")
@@ -106,7 +106,7 @@ def test_duplicated_corpus_code_is_one_finding_with_also_in(tmp_path):
     )
     _build(tmp_path, ["qwen2", "llama", "mistral", "qwen3"])
     result = scan(submission, ScanSettings(corpora=("models",), jobs=1))
-    by_name = {f.fragment_name: f for f in result.findings if f.fragment_kind == "function"}
+    by_name = {f.fragment_name: f for f in result.code_findings if f.fragment_kind == "function"}
     assert set(by_name) == {"repeat_kv", "rotate_half"}
     for finding in by_name.values():
         projects = {finding.source.project} | {a.source.project for a in finding.also_in}
@@ -124,7 +124,7 @@ def test_corpus_without_the_sources_gives_no_false_match(tmp_path, submission):
         shutil.copytree(stdlib / package, corpus / package, ignore=shutil.ignore_patterns("__pycache__"))
     assert add_corpus("models", corpus, split_projects=True, jobs=1).files_indexed > 50
     result = scan(root, ScanSettings(corpora=("models",), jobs=1))
-    assert result.findings == []
+    assert result.code_findings == []
     assert result.coverage.matched_lines == 0
 
 
@@ -133,7 +133,7 @@ def test_unrelated_real_project_stays_clean(tmp_path, package):
     _build(tmp_path, [r.split("/")[0] for r in SOURCES] + RELATIVES + UNRELATED)
     result = scan(Path(sysconfig.get_paths()["purelib"]) / package, ScanSettings(corpora=("models",), jobs=1))
     assert len(result.files) > 5
-    assert result.findings == []
+    assert result.code_findings == []
 
 
 def test_re_adding_unchanged_corpus_costs_nothing_and_changes_are_picked_up(tmp_path):
@@ -161,4 +161,6 @@ def test_scan_of_an_archive_submission(tmp_path, submission):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(root / "src", arcname="src")
     result = scan(archive, ScanSettings(corpora=("models",), jobs=1))
-    assert any(f.path == "src/qwen2_model.py" and f.source.path == "qwen2/modeling_qwen2.py" for f in result.findings)
+    assert any(
+        f.path == "src/qwen2_model.py" and f.source.path == "qwen2/modeling_qwen2.py" for f in result.code_findings
+    )

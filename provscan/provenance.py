@@ -1,0 +1,136 @@
+"""Findings from notices and markers, and the worst case of all: matched code whose notice was removed.
+
+A code match whose corpus source file carries a copyright notice is checked against the submission file's own
+notices. If none names the same holder (same watch-list organisation, or the same holder text), the attribution
+was stripped: a high-severity finding naming both sides. If one does, the foreign notice was kept: a low-severity
+"attribution kept" finding, still worth a reviewer's look in a "from scratch" programme.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import xxhash
+
+from provscan.findings import CodeMatchFinding, Finding
+from provscan.markers import MarkerHit
+from provscan.match import SourceRef
+from provscan.notices import Notice, holder_of
+from provscan.rulebook import Rulebook
+
+_COPYRIGHT = re.compile(r"copyright|©|\(c\)|版权|著作权", re.IGNORECASE)
+
+
+@dataclass
+class NoticeFinding(Finding):
+    """A notice in the submission naming a watched organisation."""
+
+    notice: Notice
+
+
+@dataclass
+class MarkerFinding(Finding):
+    marker: MarkerHit
+
+
+@dataclass
+class AttributionFinding(Finding):
+    """Matched code and the notices on both sides: stripped (none kept) or kept."""
+
+    source: SourceRef
+    source_notices: list[dict]
+    source_holders: list[str]
+    submission_notices: list[Notice]
+    code_findings: list[str] = field(default_factory=list)  # ids of the code-match findings behind it
+    matched_lines: int = 0
+
+
+def _id(*parts: str) -> str:
+    return "PS-" + xxhash.xxh64_hexdigest("\x1f".join(parts).encode("utf-8"))[:12]
+
+
+def notice_findings(notices: list[Notice], rulebook: Rulebook) -> list[Finding]:
+    """Copyright notices whose holder is a watched reference organisation (not a programme participant)."""
+    found: list[Finding] = []
+    for notice in notices:
+        organisation = rulebook.organisations.get(notice.organisation)
+        if notice.kind != "copyright" or organisation is None or organisation.role != "reference":
+            continue
+        found.append(NoticeFinding(
+            id=_id(notice.path, "notice", notice.holder), kind="notice", severity=organisation.severity,
+            rule_id=f"notice.{organisation.id}",
+            message=f"copyright notice of {organisation.name}: {notice.holder}",
+            path=notice.path, start_line=notice.line, end_line=notice.line, notice=notice,
+        ))
+    return found
+
+
+def marker_findings(markers: list[MarkerHit]) -> list[Finding]:
+    return [
+        MarkerFinding(
+            id=_id(hit.path, hit.rule_id), kind="marker", severity=hit.severity, rule_id=hit.rule_id,
+            message=f"{hit.message} ({hit.count} line(s))" if hit.count > 1 else hit.message,
+            path=hit.path, start_line=hit.lines[0][0] if hit.lines else 1,
+            end_line=hit.lines[-1][0] if hit.lines else 1, marker=hit,
+        )
+        for hit in markers
+    ]
+
+
+def _holders(source_notices: list[dict]) -> list[str]:
+    return [holder_of(str(n["text"])) for n in source_notices if _COPYRIGHT.search(str(n["text"]))]
+
+
+def _same_holder(source_holders: list[str], notice: Notice, rulebook: Rulebook) -> bool:
+    if notice.kind != "copyright":
+        return False
+    mine = {o.id for o in rulebook.organisations_in(notice.holder)}
+    for holder in source_holders:
+        theirs = {o.id for o in rulebook.organisations_in(holder)}
+        if (mine & theirs) or holder.casefold() in notice.holder.casefold() or (
+            notice.holder and notice.holder.casefold() in holder.casefold()
+        ):
+            return True
+    return False
+
+
+def attribution_findings(
+    code_findings: list[CodeMatchFinding], notices_by_path: dict[str, list[Notice]], rulebook: Rulebook
+) -> list[Finding]:
+    """One finding per (submission file, source file) whose source carries a copyright notice."""
+    groups: dict[tuple[str, str, str], list[CodeMatchFinding]] = defaultdict(list)
+    for finding in code_findings:
+        if _holders(finding.source_notices):
+            groups[(finding.path, finding.source.corpus, finding.source.path)].append(finding)
+    found: list[Finding] = []
+    for (path, _corpus, _source_path), group in sorted(groups.items()):
+        first = group[0]
+        holders = _holders(first.source_notices)
+        own = [n for n in notices_by_path.get(path, []) if n.kind == "copyright"]
+        kept = [n for n in own if _same_holder(holders, n, rulebook)]
+        source_desc = f"{first.source.corpus}/{first.source.project} {first.source.path}"
+        holder_desc = "; ".join(holders)
+        common = dict(
+            path=path, start_line=min(f.start_line for f in group), end_line=max(f.end_line for f in group),
+            source=first.source, source_notices=first.source_notices, source_holders=holders,
+            code_findings=[f.id for f in group], matched_lines=sum(f.matched_lines for f in group),
+        )
+        if kept:
+            found.append(AttributionFinding(
+                id=_id(path, "kept", first.source.path), kind="attribution-kept", severity="low",
+                rule_id="attribution.kept",
+                message=f"code matching {source_desc} keeps its notice ({kept[0].holder})",
+                submission_notices=kept, **common,
+            ))
+        else:
+            others = ", ".join(n.holder for n in own) or "none"
+            found.append(AttributionFinding(
+                id=_id(path, "stripped", first.source.path), kind="stripped-attribution", severity="high",
+                rule_id="attribution.stripped",
+                message=f"code matching {source_desc} (Copyright {holder_desc}) carries no notice of that holder; "
+                f"the file's own copyright notices: {others}",
+                submission_notices=own, **common,
+            ))
+    return found
