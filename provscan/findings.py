@@ -80,6 +80,7 @@ class CodeMatchFinding(Finding):
     also_in_total: int = 0
     members: list[Member] = field(default_factory=list)
     matched_lines: int = 0
+    source_license: dict | None = None  # {"id", "name", "obligations", "restricted"} from the source's notices
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from provscan.rulebook import Rulebook
 from provscan.rulesdata import load_toml
@@ -116,15 +116,27 @@ def _license_index():
     return get_index()
 
 
-def scancode_licenses(path: str, text: str) -> list[Notice]:
-    """Licence statements by scancode's licence detection (loads its index on first use)."""
+def licence_query(path: str, text: str) -> str | None:
+    """The text licence detection should read for this file, or None when nothing hints at a licence.
+
+    Licence files are read whole, other files by their header: that is where licence statements live, and
+    scancode's matcher costs ~0.5 s per query, so most files must not be sent at all."""
+    name = path.rsplit("/", 1)[-1]
+    query = text if LICENSE_FILE_NAMES.match(name) else "\n".join(text.splitlines()[:HEADER_LINES])
+    return query if _LICENCE_HINT.search(query) else None
+
+
+def load_license_index() -> None:
+    """Load scancode's licence index now (it is cached for the process); lets a caller overlap the ~5 s load."""
+    _license_index()
+
+
+@lru_cache(maxsize=512)
+def _licence_matches(query: str) -> tuple[tuple[int, str], ...]:
+    """(start line, SPDX expression) of every licence match in `query`; cached because a repository's files
+    usually share one licence header, and each match costs ~0.5 s."""
     from licensedcode.cache import build_spdx_license_expression
 
-    name = path.rsplit("/", 1)[-1]
-    lines = text.splitlines()
-    query = text if LICENSE_FILE_NAMES.match(name) else "\n".join(lines[:HEADER_LINES])
-    if not _LICENCE_HINT.search(query):
-        return []
     found = []
     for match in _license_index().match(query_string=query):
         expression = match.rule.license_expression
@@ -132,9 +144,21 @@ def scancode_licenses(path: str, text: str) -> list[Notice]:
             spdx = build_spdx_license_expression(expression)
         except Exception:  # noqa: BLE001 - an unknown key still names the licence
             spdx = expression
-        line_text = lines[match.start_line - 1].strip()[:300] if 0 < match.start_line <= len(lines) else ""
-        found.append(Notice(path, match.start_line, "license", line_text, license=spdx, detector="scancode"))
-    return found
+        found.append((match.start_line, spdx))
+    return tuple(found)
+
+
+def scancode_licenses(path: str, text: str) -> list[Notice]:
+    """Licence statements by scancode's licence detection (loads its index on first use)."""
+    query = licence_query(path, text)
+    if query is None:
+        return []
+    lines = text.splitlines()
+    return [
+        Notice(path, line, "license", lines[line - 1].strip()[:300] if 0 < line <= len(lines) else "",
+               license=spdx, detector="scancode")
+        for line, spdx in _licence_matches(query)
+    ]
 
 
 def detect_notices(path: str, text: str, rulebook: Rulebook, *, licenses: bool = True,

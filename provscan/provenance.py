@@ -79,6 +79,17 @@ def marker_findings(markers: list[MarkerHit]) -> list[Finding]:
     ]
 
 
+def attach_licences(code_findings: list[CodeMatchFinding], rulebook: Rulebook) -> None:
+    """Name the licence of each match's source (from its notice lines) and what reusing it requires."""
+    for finding in code_findings:
+        licence = rulebook.licence_in([str(n["text"]) for n in finding.source_notices])
+        if licence is not None:
+            finding.source_license = {
+                "id": licence.id, "name": licence.name, "obligations": licence.obligations,
+                "restricted": licence.restricted,
+            }
+
+
 def _holders(source_notices: list[dict]) -> list[str]:
     return [holder_of(str(n["text"])) for n in source_notices if _COPYRIGHT.search(str(n["text"]))]
 
@@ -130,7 +141,9 @@ def attribution_findings(
                 id=_id(path, "stripped", first.source.path), kind="stripped-attribution", severity="high",
                 rule_id="attribution.stripped",
                 message=f"code matching {source_desc} (Copyright {holder_desc}) carries no notice of that holder; "
-                f"the file's own copyright notices: {others}",
+                f"the file's own copyright notices: {others}"
+                + (f". Source licence {first.source_license['id']}: {first.source_license['obligations']}"
+                   if first.source_license else ""),
                 submission_notices=own, **common,
             ))
     return found

@@ -48,6 +48,7 @@ def _code_match(f: CodeMatchFinding) -> dict:
         "matched_lines": f.matched_lines,
         "evidence": _blocks(f.evidence),
         "source_notices": f.source_notices,
+        "source_license": f.source_license,
         "also_in": [{**asdict(a.source), "jaccard": a.jaccard} for a in f.also_in],
         "also_in_total": f.also_in_total,
         "members": [
@@ -238,6 +239,9 @@ def _print_finding(console, finding: CodeMatchFinding) -> None:
         projects = sorted({a.source.project for a in finding.also_in})
         shown = ", ".join(projects[:8]) + (", ..." if len(projects) > 8 or finding.also_in_total > 50 else "")
         console.print(f"       also in {finding.also_in_total} other corpus file(s): {shown}", markup=False)
+    if finding.source_license:
+        licence = finding.source_license
+        console.print(f"       source licence {licence['id']}: {licence['obligations']}", markup=False)
     blocks = ", ".join(f"{b.sub_start}-{b.sub_end}={b.src_start}-{b.src_end}" for b in finding.evidence[:6])
     if len(finding.evidence) > 6:
         blocks += f", +{len(finding.evidence) - 6} more"

@@ -48,11 +48,21 @@ class MarkerRule:
     files: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Licence:
+    id: str
+    name: str
+    patterns: tuple[re.Pattern[str], ...]
+    obligations: str
+    restricted: bool
+
+
 @dataclass
 class Rulebook:
     organisations: dict[str, Organisation]
     markers: dict[str, MarkerRule]
     chinese_comments: dict[str, float | int | str] = field(default_factory=dict)
+    licences: dict[str, Licence] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     _alias_re: re.Pattern[str] | None = None
     _alias_owner: dict[str, str] = field(default_factory=dict)
@@ -73,6 +83,13 @@ class Rulebook:
             if organisation not in seen:
                 seen.append(organisation)
         return seen
+
+    def licence_in(self, lines: list[str]) -> Licence | None:
+        """The first licence (in rule order) whose pattern appears in `lines` (a file's notice lines)."""
+        for licence in self.licences.values():
+            if any(pattern.search(line) for pattern in licence.patterns for line in lines):
+                return licence
+        return None
 
     def _compile_aliases(self) -> None:
         parts = []
@@ -146,6 +163,25 @@ def _marker(entry: dict, where: str, organisations: dict[str, Organisation]) -> 
     )
 
 
+def _licence(entry: dict, where: str) -> Licence:
+    patterns = _require(entry, "patterns", list, where)
+    compiled = []
+    for text in patterns:
+        if not isinstance(text, str):
+            raise RuleError(f"{where}: 'patterns' must be a list of strings")
+        try:
+            compiled.append(re.compile(text, re.IGNORECASE))
+        except re.error as error:
+            raise RuleError(f"{where}: pattern {text!r} is not a valid regular expression: {error}") from None
+    restricted = entry.get("restricted", False)
+    if not isinstance(restricted, bool):
+        raise RuleError(f"{where}: 'restricted' must be true or false")
+    return Licence(
+        id=str(_require(entry, "id", str, where)), name=str(_require(entry, "name", str, where)),
+        patterns=tuple(compiled), obligations=str(_require(entry, "obligations", str, where)), restricted=restricted,
+    )
+
+
 def _read(path: Path) -> dict:
     try:
         with path.open("rb") as handle:
@@ -156,7 +192,7 @@ def _read(path: Path) -> dict:
         raise RuleError(f"{path}: not valid TOML: {error}") from None
 
 
-_KNOWN_TABLES = {"organisation", "marker", "chinese-comments"}
+_KNOWN_TABLES = {"organisation", "marker", "chinese-comments", "licence"}
 
 
 def load_rulebook(extra: tuple[str | Path, ...] = ()) -> Rulebook:
@@ -166,14 +202,15 @@ def load_rulebook(extra: tuple[str | Path, ...] = ()) -> Rulebook:
 
 @cache
 def _load(extra: tuple[str, ...]) -> Rulebook:
-    files = [rules_dir() / "watchlist.toml", rules_dir() / "markers.toml", *map(Path, extra)]
+    shipped = ("watchlist.toml", "markers.toml", "licenses.toml")
+    files = [*(rules_dir() / name for name in shipped), *map(Path, extra)]
     tables = []
     for path in files:
         data = _read(path)
         unknown = set(data) - _KNOWN_TABLES
         if unknown:
             raise RuleError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}; expected "
-                            f"[[organisation]], [[marker]] or [chinese-comments]")
+                            f"[[organisation]], [[marker]], [[licence]] or [chinese-comments]")
         tables.append((path, data))
     organisations: dict[str, Organisation] = {}
     for path, data in tables:
@@ -193,4 +230,12 @@ def _load(extra: tuple[str, ...]) -> Rulebook:
             marker = _marker(entry, where, organisations)
             markers[marker.id] = marker
         chinese.update(data.get("chinese-comments", {}))
-    return Rulebook(organisations, markers, chinese, tuple(map(str, files)))
+    licences: dict[str, Licence] = {}
+    for path, data in tables:
+        for number, entry in enumerate(data.get("licence", []), start=1):
+            where = f"{path}: licence #{number}" + (f" ({entry.get('id')!r})" if isinstance(entry, dict) else "")
+            if not isinstance(entry, dict):
+                raise RuleError(f"{where}: must be a table")
+            licence = _licence(entry, where)
+            licences[licence.id] = licence
+    return Rulebook(organisations, markers, chinese, licences, tuple(map(str, files)))

@@ -6,6 +6,7 @@ module. Reports are rendered by `report` from the `ScanResult` built here.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,9 +19,9 @@ from provscan.findings import SEVERITIES, CodeMatchFinding, Coverage, Finding, b
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse, fingerprint_file
 from provscan.markers import MarkerHit, detect_markers
 from provscan.match import Match, MatchSettings, OpenCorpus, find_matches
-from provscan.notices import Notice, detect_notices
+from provscan.notices import Notice, detect_notices, licence_query, load_license_index, scancode_licenses
 from provscan.parallel import map_unordered
-from provscan.provenance import attribution_findings, marker_findings, notice_findings
+from provscan.provenance import attach_licences, attribution_findings, marker_findings, notice_findings
 from provscan.rulebook import load_rulebook
 from provscan.walk import Skip, WalkOptions, WalkReport, walk
 
@@ -44,7 +45,6 @@ class SubmissionJob:
 
     analysis: AnalysisJob
     rules: tuple[str, ...]
-    license_detection: bool
 
 
 @dataclass
@@ -67,7 +67,8 @@ def analyse_submission(job: SubmissionJob) -> FileAnalysis:
     problems: list[Skip] = []
     try:
         rulebook = load_rulebook(job.rules)
-        notices = detect_notices(path, text, rulebook, licenses=job.license_detection)
+        # Licence detection runs in the main process (one 1.4 GB index, not one per worker): see `scan`.
+        notices = detect_notices(path, text, rulebook, licenses=False)
         comments = fingerprinted.normalised.comments if fingerprinted else None
         markers = detect_markers(path, text, comments, rulebook)
     except Exception as error:  # noqa: BLE001 - one file's failure is reported, the scan goes on
@@ -142,10 +143,16 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
         jobs = [
             SubmissionJob(
                 AnalysisJob(source.path, source.text, first_settings, settings.min_tokens, keep_comments=True),
-                settings.rules, settings.license_detection,
+                settings.rules,
             )
             for source in walk(target, settings.walk, walk_report)
         ]
+        licence_files = [job.analysis for job in jobs if licence_query(job.analysis.path, job.analysis.text)]
+        index_loader = None
+        if settings.license_detection and licence_files:
+            # The index loads (~5 s) in a thread while the workers parse: the main process is idle meanwhile.
+            index_loader = threading.Thread(target=load_license_index, daemon=True)
+            index_loader.start()
         parse_skips: list[Skip] = []
         analysed: list[FingerprintedFile] = []
         notices: list[Notice] = []
@@ -162,6 +169,15 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
             if progress:
                 progress("parse", done, len(jobs))
         analysed.sort(key=lambda f: f.normalised.path)
+        if index_loader is not None:
+            index_loader.join()
+            for job in licence_files:
+                try:
+                    notices.extend(scancode_licenses(job.path, job.text))
+                except Exception as error:  # noqa: BLE001 - reported, the scan goes on
+                    problem = Skip(job.path, "license-detection-failed", f"{type(error).__name__}: {error}")
+                    walk_report.warnings.append(problem)
+                    walk_report.warning_counts[problem.reason] += 1
         notices.sort(key=lambda n: (n.path, n.line))
         markers.sort(key=lambda m: (m.path, m.rule_id))
 
@@ -175,6 +191,7 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
                 if progress:
                     progress("match", 1, 1)
         code_findings, coverage = build_findings(analysed, matches, corpora, settings.match.min_run)
+        attach_licences(code_findings, rulebook)
         notices_by_path: dict[str, list[Notice]] = {}
         for notice in notices:
             notices_by_path.setdefault(notice.path, []).append(notice)

@@ -65,6 +65,10 @@ def test_swapped_header_is_reported_as_stripped_attribution_naming_both_notices(
     assert [n.holder.rstrip(".") for n in finding.submission_notices] == ["Hanbit AI Corp"]
     assert "ZhipuAI" in finding.message and "Hanbit AI Corp" in finding.message
     assert finding.code_findings and finding.matched_lines > 100
+    # The licence of the source travels with the match: transformers files are Apache-2.0.
+    code = [f for f in result.code_findings if f.id in finding.code_findings]
+    assert code and all(f.source_license and f.source_license["id"] == "Apache-2.0" for f in code)
+    assert "NOTICE" in finding.message
 
 
 def test_kept_zhipu_notice_is_reported_with_its_evidence(staged):
