@@ -140,6 +140,7 @@ def build_corpus(
             report.files_removed += 1
 
         total = len(jobs_todo)
+        generated: dict[str, str] = {}  # stored path -> the file it was generated from (per its header)
         for done, result in enumerate(map_unordered(analyse, jobs_todo, jobs), start=1):
             if isinstance(result, Skip):
                 report.skipped[result.reason] += 1
@@ -147,11 +148,15 @@ def build_corpus(
             else:
                 sha256, text = texts.pop(result.normalised.path)
                 record = _file_record(result, project_of, sha256, text)
+                origin = _GENERATED_FROM.search(text[:2000])
+                if origin and not _has_copyright(record.notices):
+                    generated[record.path] = origin.group(1)
                 index.add_file(record)
                 report.files_indexed += 1
                 report.fragments += len(record.fragments)
             if progress:
                 progress(done, total)
+        _inherit_notices(index, generated)
         bands, rows = settings.bands_rows
         index.set_meta(
             {
@@ -168,6 +173,33 @@ def build_corpus(
         index.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+_GENERATED_FROM = re.compile(r"automatically generated from\s+(\S+\.py)", re.IGNORECASE)
+_COPYRIGHT = re.compile(r"copyright|©|版权", re.IGNORECASE)
+
+
+def _has_copyright(notices: list[dict]) -> bool:
+    return any(_COPYRIGHT.search(str(n["text"])) for n in notices)
+
+
+def _inherit_notices(index: CorpusIndex, generated: dict[str, str]) -> None:
+    """A generated file without a notice takes the notices of the file it was generated from.
+
+    transformers generates most modeling files from a `modular_*.py` file and leaves the copyright notice only
+    there: the notice that applies to the generated code is the modular file's, and stripped-attribution checks
+    need it. Each inherited notice records where it came from.
+    """
+    if not generated:
+        return
+    paths = list(index.file_hashes())
+    for path, reference in generated.items():
+        origin = next((p for p in paths if p != path and (reference == p or reference.endswith("/" + p))), None)
+        if origin is None:
+            continue
+        notices = [n for n in index.notices_of(origin) if "from" not in n]
+        if _has_copyright(notices):
+            index.set_notices(path, [{**n, "from": origin} for n in notices])
 
 
 def _stored_settings(path: Path) -> dict[str, str]:

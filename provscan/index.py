@@ -22,7 +22,7 @@ import numpy as np
 
 from provscan.fragments import Fragment
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -218,6 +218,13 @@ class CorpusIndex:
             ).lastrowid
             band_rows.extend((int(k), fragment_id) for k in np.unique(keys))
         self.db.executemany("INSERT OR IGNORE INTO bands(key, fragment_id) VALUES (?, ?)", band_rows)
+
+    def notices_of(self, path: str) -> list[dict]:
+        row = self.db.execute("SELECT notices FROM files WHERE path = ?", (path,)).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def set_notices(self, path: str, notices: list[dict]) -> None:
+        self.db.execute("UPDATE files SET notices = ? WHERE path = ?", (json.dumps(notices, ensure_ascii=False), path))
 
     def commit(self) -> None:
         self.db.commit()

@@ -210,7 +210,8 @@ def _print_other(console, finding: Finding) -> None:
     console.print(f"       {finding.message}", markup=False)
     if isinstance(finding, AttributionFinding):
         for notice in finding.source_notices[:3]:
-            console.print(f"       source {finding.source.path}:{notice['line']}: {notice['text']}", markup=False)
+            where = notice.get("from", finding.source.path)
+            console.print(f"       source {where}:{notice['line']}: {notice['text']}", markup=False)
         for own in finding.submission_notices[:3]:
             console.print(f"       submission {own.path}:{own.line}: {own.text}", markup=False)
     elif isinstance(finding, MarkerFinding):

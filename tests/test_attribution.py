@@ -97,3 +97,24 @@ def test_report_validates_and_lists_every_kind(staged):
     assert kinds["stripped-attribution"] == 1 and kinds["attribution-kept"] == 1 and kinds["code-match"] >= 2
     stripped = next(f for f in report["findings"] if f["kind"] == "stripped-attribution")
     assert stripped["attribution"]["source"]["path"] == GLM
+
+
+def test_generated_file_inherits_the_notice_of_its_modular_source(tmp_path):
+    # transformers generates modeling files from modular files; when only the modular file carries the notice,
+    # the generated file's matches must still know whose code it is.
+    original = (transformers_models() / GLM).read_text(encoding="utf-8")
+    body = "\n".join(line for line in original.splitlines() if "Copyright" not in line)
+    folder = tmp_path / "corpus" / "widget"
+    folder.mkdir(parents=True)
+    (folder / "modular_widget.py").write_text("# Copyright 2025 Widget Labs. All rights reserved.\nimport os\n")
+    (folder / "modeling_widget.py").write_text(
+        "# This file was automatically generated from src/transformers/models/widget/modular_widget.py.\n" + body
+    )
+    add_corpus("gen", tmp_path / "corpus", split_projects=True, jobs=1)
+    from provscan.corpus import open_corpus
+
+    with open_corpus("gen") as index:
+        inherited = index.notices_of("widget/modeling_widget.py")
+    assert [(n["text"], n["from"]) for n in inherited if "Copyright" in n["text"]] == [
+        ("Copyright 2025 Widget Labs. All rights reserved.", "widget/modular_widget.py")
+    ]
