@@ -15,9 +15,10 @@ RULES = load_rulebook()
     ("relative", "holder_part", "organisation"),
     [
         ("qwen2_moe/modeling_qwen2_moe.py", "Qwen team, Alibaba Group", "alibaba-qwen"),
-        ("glm4_moe/modular_glm4_moe.py", "ZhipuAI", "zhipu"),
-        ("deepseek_v3/modular_deepseek_v3.py", "", ""),
-        ("mistral/modular_mistral.py", "", ""),
+        ("glm4_moe/modeling_glm4_moe.py", "ZhipuAI", "zhipu"),
+        ("deepseek_vl/modeling_deepseek_vl.py", "Deepseek AI", "deepseek"),
+        ("mixtral/modeling_mixtral.py", "Mistral AI", "mistral"),
+        ("chameleon/modeling_chameleon.py", "Meta Inc.", "meta"),
         ("gemma/modeling_gemma.py", "Google", "google"),
     ],
 )
@@ -29,8 +30,7 @@ def test_real_transformers_headers_give_holder_organisation_and_spdx(relative, h
     notices = detect_notices(relative, text, RULES, licenses=True)
     copyrights = [n for n in notices if n.kind == "copyright" and n.line <= 30]
     assert [n.line for n in copyrights] == expected_lines
-    if holder_part:
-        assert any(holder_part in n.holder and n.organisation == organisation for n in copyrights), copyrights
+    assert any(holder_part in n.holder and n.organisation == organisation for n in copyrights), copyrights
     licences = {n.license for n in notices if n.kind == "license"}
     if "Licensed under the Apache License" in text[:3000]:
         assert "Apache-2.0" in licences

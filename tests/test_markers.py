@@ -1,0 +1,89 @@
+"""Provenance markers on real transformers code and on configs and comments the tests write."""
+
+from __future__ import annotations
+
+import json
+
+from provscan.fragments import normalise
+from provscan.markers import detect_markers
+from provscan.parse import parse_text
+from provscan.rulebook import load_rulebook
+from tests.conftest import transformers_models
+
+RULES = load_rulebook()
+
+
+def markers_of(path: str, text: str):
+    parsed = parse_text(path, text)
+    comments = normalise(parsed, 30, keep_comments=True).comments if parsed else None
+    return {hit.rule_id: hit for hit in detect_markers(path, text, comments, RULES)}
+
+
+def test_model_family_identifiers_in_real_modeling_files():
+    for relative, rule, organisation in (
+        ("glm4_moe/modeling_glm4_moe.py", "family.glm", "zhipu"),
+        ("qwen2/modeling_qwen2.py", "family.qwen", "alibaba-qwen"),
+        ("deepseek_v3/modeling_deepseek_v3.py", "family.deepseek", "deepseek"),
+    ):
+        text = (transformers_models() / relative).read_text(encoding="utf-8")
+        hits = markers_of(relative, text)
+        assert rule in hits, (relative, sorted(hits))
+        hit = hits[rule]
+        assert hit.organisation == organisation and hit.severity == "medium"
+        expected = sum(1 for line in text.splitlines() if RULES.markers[rule].pattern.search(line))
+        assert hit.count == expected and hit.lines[0][1] in text.splitlines()[hit.lines[0][0] - 1]
+    # An unrelated model names none of the watched families.
+    bert = (transformers_models() / "bert/modeling_bert.py").read_text(encoding="utf-8")
+    assert not {r for r in markers_of("bert.py", bert) if r.startswith("family.")}
+
+
+def test_copied_from_notes_in_real_transformers_code():
+    relative = "mt5/modeling_mt5.py"  # 32 "# Copied from transformers.models..." annotations
+    text = (transformers_models() / relative).read_text(encoding="utf-8")
+    expected = [n for n, line in enumerate(text.splitlines(), 1) if "# Copied from transformers." in line]
+    hit = markers_of(relative, text)["note.copied-from"]
+    assert len(expected) >= 20 and hit.count >= len(expected)
+    assert [n for n, _text in hit.lines] == sorted(n for n, _text in hit.lines)
+    assert hit.lines[0][1].startswith(("Copied from", "Adapted from", "Modified from", "copied from"))
+    qwen3 = (transformers_models() / "qwen3/modular_qwen3.py").read_text(encoding="utf-8")
+    assert "hub.qwen" in markers_of("modular_qwen3.py", qwen3 + '\nURL = "https://huggingface.co/Qwen/Qwen3-8B"\n')
+
+
+def test_config_auto_map_pointing_at_another_organisations_code():
+    config = {
+        "architectures": ["ChatGLMForConditionalGeneration"],
+        "auto_map": {
+            "AutoConfig": "THUDM/chatglm3-6b--configuration_chatglm.ChatGLMConfig",
+            "AutoModel": "THUDM/chatglm3-6b--modeling_chatglm.ChatGLMForConditionalGeneration",
+            "AutoTokenizer": ["local_tokenizer.LocalTokenizer", None],
+        },
+        "trust_remote_code": True,
+    }
+    text = json.dumps(config, indent=2)
+    hits = [h for h in detect_markers("model/config.json", text, None, RULES) if h.kind == "remote-code"]
+    auto = [h for h in hits if h.rule_id == "config.auto-map"]
+    assert len(auto) == 3
+    foreign = [h for h in auto if h.organisation == "zhipu"]
+    assert len(foreign) == 2 and all(h.severity == "high" and "THUDM/chatglm3-6b" in h.message for h in foreign)
+    assert any(h.rule_id == "config.trust-remote-code" for h in hits)
+    line = foreign[0].lines[0][0]
+    assert "THUDM/chatglm3-6b--configuration_chatglm" in text.splitlines()[line - 1]
+    # Not a config file, or not JSON: no remote-code markers.
+    assert not [h for h in detect_markers("model/notes.json", text, None, RULES) if h.kind == "remote-code"]
+    assert not [h for h in detect_markers("config.json", "{broken", None, RULES) if h.kind == "remote-code"]
+
+
+def test_share_of_chinese_comments():
+    chinese = "\n".join(
+        ["import torch", "# 初始化权重", "# 计算注意力分数", "x = 1  # 归一化", "# apply mask", '"""模块说明"""',
+         "# 返回输出", "def f():", "    # 内部函数", "    return x"]
+    )
+    hit = markers_of("a.py", chinese)["comments.chinese"]
+    assert hit.count == 6 and "6 of 7" in hit.message
+    korean = chinese
+    for zh, ko in (("初始化权重", "가중치 초기화"), ("计算注意力分数", "어텐션 점수"), ("归一化", "정규화"),
+                   ("模块说明", "모듈 설명"), ("返回输出", "출력 반환"), ("内部函数", "내부 함수")):
+        korean = korean.replace(zh, ko)
+    assert "comments.chinese" not in markers_of("a.py", korean)
+    few = "# 注释\nx = 1\n"
+    assert "comments.chinese" not in markers_of("b.py", few)
