@@ -32,6 +32,7 @@ _STRIP_TAIL = re.compile(
     r"(?:[\s.,;:。，；：]*" + _RESERVED + r"[\s.。!！]*|[\s.。,，;；*/#-]|-->)+$",
     re.IGNORECASE,
 )
+_AUTHOR_LINE = re.compile(_COMMENT_LEAD + r"(?:@?authors?\s*[:：]|@author\b|作者\s*[:：])\s*(.+)$", re.IGNORECASE)
 _SPDX_LICENSE = re.compile(r"SPDX-License-Identifier\s*:\s*(.+?)\s*(?:\*/|-->)?\s*$")
 _LICENCE_HINT = re.compile(r"licen[cs]e|许可证|SPDX-License", re.IGNORECASE)
 LICENSE_FILE_NAMES = re.compile(r"^(licen[cs]e|copying|notice)(\.[a-z]+)?$", re.IGNORECASE)
@@ -44,7 +45,7 @@ class Notice:
 
     path: str
     line: int
-    kind: str  # "copyright" | "license" | "spdx-license"
+    kind: str  # "copyright" | "author" | "license" | "spdx-license"
     text: str
     holder: str = ""
     organisation: str = ""  # watch-list id of the holder, if watched
@@ -73,6 +74,19 @@ def own_copyrights(path: str, lines: list[str], rulebook: Rulebook) -> list[Noti
         found.append(
             Notice(path, number, "copyright", line.strip()[:300], holder, organisation.id if organisation else "")
         )
+    return found
+
+
+def own_authors(path: str, lines: list[str], rulebook: Rulebook) -> list[Notice]:
+    """Author lines ("Author: ...", "@author ...", "作者：..."): a name is provenance even without a copyright."""
+    found = []
+    for number, line in enumerate(lines, start=1):
+        match = _AUTHOR_LINE.search(line)
+        if match:
+            name = match.group(1).strip(" \t*/#-")[:200]
+            organisation = rulebook.organisation_in(name)
+            found.append(Notice(path, number, "author", line.strip()[:300], name,
+                                organisation.id if organisation else ""))
     return found
 
 
@@ -168,7 +182,7 @@ def detect_notices(path: str, text: str, rulebook: Rulebook, *, licenses: bool =
     notices = own_copyrights(path, lines, rulebook)
     if scancode_copyrights and notices:
         notices = _scancode_holders(path, lines, rulebook, notices)
-    notices += spdx_licenses(path, lines)
+    notices += own_authors(path, lines, rulebook) + spdx_licenses(path, lines)
     if licenses:
         notices += scancode_licenses(path, text)
     return sorted(notices, key=lambda n: (n.line, n.kind))

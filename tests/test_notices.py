@@ -122,3 +122,14 @@ def test_user_rules_add_and_override(tmp_path):
     assert rules.organisation_in("Copyright 2025 아크메").id == "acme"
     assert rules.organisations["meta"].severity == "high"
     assert "alibaba-qwen" in rules.organisations
+
+
+def test_author_lines_name_the_author_and_organisation():
+    text = (
+        '"""\nAuthor: Zhang Wei, Zhipu AI\n"""\n# 作者：北京智谱华章科技有限公司 算法组\n'
+        '# @author lee@upstage.ai\nauthor = "x"\n'
+    )
+    authors = [(n.line, n.holder, n.organisation) for n in detect_notices("a.py", text, RULES, licenses=False)
+               if n.kind == "author"]
+    assert authors == [(2, "Zhang Wei, Zhipu AI", "zhipu"), (4, "北京智谱华章科技有限公司 算法组", "zhipu"),
+                       (5, "lee@upstage.ai", "upstage")]
