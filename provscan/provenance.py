@@ -136,7 +136,7 @@ def attribution_findings(
                 submission_notices=kept, **common,
             ))
         else:
-            others = ", ".join(n.holder for n in own) or "none"
+            others = ", ".join(n.holder.rstrip(".") for n in own) or "none"
             found.append(AttributionFinding(
                 id=_id(path, "stripped", first.source.path), kind="stripped-attribution", severity="high",
                 rule_id="attribution.stripped",

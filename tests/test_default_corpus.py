@@ -27,23 +27,31 @@ def test_first_scan_builds_the_default_corpus_and_finds_the_demo_copies(tmp_path
     assert corpus["files"] == sum(1 for _ in transformers_models().rglob("*.py"))
 
     found = {f["submission"]["fragment_name"]: f for f in report["findings"] if f["kind"] == "code-match"}
-    expected_sources = {
-        "half_rotate": "rotate_half",
-        "rope_apply": "apply_rotary_pos_emb",
-        "expand_kv": "repeat_kv",
-        "HanbitNorm": "Qwen2RMSNorm",
-        "HanbitAttention": "Qwen2Attention",
+    expected_sources = {  # submission fragment -> (a true source's name, its model folder)
+        "half_rotate": ("rotate_half", "qwen2"),
+        "rope_apply": ("apply_rotary_pos_emb", "qwen2"),
+        "expand_kv": ("repeat_kv", "qwen2"),
+        "HanbitNorm": ("Qwen2RMSNorm", "qwen2"),
+        "HanbitAttention": ("Qwen2Attention", "qwen2"),
+        "HanbitRouter": ("Glm4MoeTopkRouter", "glm4_moe"),
+        "HanbitExperts": ("Glm4MoeExperts", "glm4_moe"),
     }
     assert set(found) == set(expected_sources)
-    for name, source_name in expected_sources.items():
+    for name, (source_name, project) in expected_sources.items():
         finding = found[name]
         names = {finding["source"]["name"]} | {a["name"] for a in finding["also_in"]}
         projects = {finding["source"]["project"]} | {a["project"] for a in finding["also_in"]}
-        assert source_name in names and "qwen2" in projects, (name, finding["source"])
+        assert source_name in names and project in projects, (name, finding["source"])
     # The submission's original files stay clean.
     code_paths = {f["location"]["path"] for f in report["findings"] if f["kind"] == "code-match"}
-    assert code_paths == {"hanbit_lm/attention.py"}
+    assert code_paths == {"hanbit_lm/attention.py", "hanbit_lm/moe.py"}
     assert report["summary"]["skipped"] == {"unsupported-language": 1}  # README.md
+    # moe.py swapped the source's notice for its own and kept its Chinese comments.
+    stripped = [f for f in report["findings"] if f["kind"] == "stripped-attribution"]
+    assert [(f["location"]["path"], f["severity"]) for f in stripped] == [("hanbit_lm/moe.py", "high")]
+    assert "Hanbit AI" in stripped[0]["message"]
+    assert any(f["rule_id"] == "comments.chinese" and f["location"]["path"] == "hanbit_lm/moe.py"
+               for f in report["findings"])
 
     # A second scan reuses the corpus (no rebuild message) and lists it.
     again = provscan("scan", "examples/demo-submission", "--fail-on", "high")
