@@ -158,7 +158,7 @@ def write_text(result: ScanResult, out: IO[str], *, color: bool = False, width: 
 
     data = to_dict(result)
     summary = data["summary"]
-    console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False)
+    console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=True)
     counts = summary["findings"]
     total = sum(counts.values())
     verdict = (
