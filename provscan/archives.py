@@ -204,10 +204,7 @@ class ArchiveReader:
                     continue
                 total += len(data)
                 self._check_total(total)
-                if len(data) > cap:
-                    report.add_skip(display, "too-large", f"member is over the {cap}-byte limit")
-                    continue
-                source = make_source(display, data, report)
+                source = _member_source(display, data, cap, report)
                 if source is not None:
                     yield source
 
@@ -275,10 +272,7 @@ class ArchiveReader:
                 total_read += len(data)
                 if not compressed:
                     self._check_total(total_read)
-                if len(data) > cap:
-                    report.add_skip(display, "too-large", f"member is over the {cap}-byte limit")
-                    continue
-                source = make_source(display, data, report)
+                source = _member_source(display, data, cap, report)
                 if source is not None:
                     yield source
 
@@ -344,3 +338,11 @@ def _corrupt(exc: BaseException) -> _ArchiveStop:
 def _exc_text(exc: BaseException) -> str:
     text = " ".join(str(exc).split())  # tarfile joins its per-compressor errors with newlines
     return text if text else type(exc).__name__
+
+
+def _member_source(display: str, data: bytes, cap: int, report: WalkReport) -> SourceFile | None:
+    """A member read with a bounded read (cap + 1 bytes): too large, or decoded like any file."""
+    if len(data) > cap:
+        report.add_skip(display, "too-large", f"member is over the {cap}-byte limit")
+        return None
+    return make_source(display, data, report)

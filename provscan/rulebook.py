@@ -200,6 +200,19 @@ def load_rulebook(extra: tuple[str | Path, ...] = ()) -> Rulebook:
     return _load(tuple(str(p) for p in extra))
 
 
+def _entries(tables: list[tuple[Path, dict]], table: str, build) -> dict:
+    """Validated entries of one table kind across all files, by id (a later file's entry replaces an earlier one)."""
+    built: dict = {}
+    for path, data in tables:
+        for number, entry in enumerate(data.get(table, []), start=1):
+            where = f"{path}: {table} #{number}" + (f" ({entry.get('id')!r})" if isinstance(entry, dict) else "")
+            if not isinstance(entry, dict):
+                raise RuleError(f"{where}: must be a table")
+            item = build(entry, where)
+            built[item.id] = item
+    return built
+
+
 @cache
 def _load(extra: tuple[str, ...]) -> Rulebook:
     shipped = ("watchlist.toml", "markers.toml", "licenses.toml")
@@ -212,30 +225,10 @@ def _load(extra: tuple[str, ...]) -> Rulebook:
             raise RuleError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}; expected "
                             f"[[organisation]], [[marker]], [[licence]] or [chinese-comments]")
         tables.append((path, data))
-    organisations: dict[str, Organisation] = {}
-    for path, data in tables:
-        for number, entry in enumerate(data.get("organisation", []), start=1):
-            where = f"{path}: organisation #{number}" + (f" ({entry.get('id')!r})" if isinstance(entry, dict) else "")
-            if not isinstance(entry, dict):
-                raise RuleError(f"{where}: must be a table")
-            organisation = _organisation(entry, where)
-            organisations[organisation.id] = organisation
-    markers: dict[str, MarkerRule] = {}
+    organisations = _entries(tables, "organisation", _organisation)
+    markers = _entries(tables, "marker", lambda entry, where: _marker(entry, where, organisations))
+    licences = _entries(tables, "licence", _licence)
     chinese: dict = {}
-    for path, data in tables:
-        for number, entry in enumerate(data.get("marker", []), start=1):
-            where = f"{path}: marker #{number}" + (f" ({entry.get('id')!r})" if isinstance(entry, dict) else "")
-            if not isinstance(entry, dict):
-                raise RuleError(f"{where}: must be a table")
-            marker = _marker(entry, where, organisations)
-            markers[marker.id] = marker
+    for _path, data in tables:
         chinese.update(data.get("chinese-comments", {}))
-    licences: dict[str, Licence] = {}
-    for path, data in tables:
-        for number, entry in enumerate(data.get("licence", []), start=1):
-            where = f"{path}: licence #{number}" + (f" ({entry.get('id')!r})" if isinstance(entry, dict) else "")
-            if not isinstance(entry, dict):
-                raise RuleError(f"{where}: must be a table")
-            licence = _licence(entry, where)
-            licences[licence.id] = licence
     return Rulebook(organisations, markers, chinese, licences, tuple(map(str, files)))
