@@ -1,0 +1,90 @@
+"""Accuracy against ground truth: transformers' own "# Copied from" clone labels.
+
+The transformers wheel marks copied code with `# Copied from transformers.models.X.module.Name [with A->B]`. For
+every annotation sitting directly above a def or class (decorators allowed), the label is: that definition <- the
+named definition in models/X/module.py. Each annotated file is scanned on its own with every annotation line blanked
+(line numbers kept), against the default corpus *minus the file under test* (its own fragments are dropped from the
+candidates, which is exactly what a corpus without it would return), so a hit must come from the code itself.
+
+Reported:
+* recall@1 - the label's definition is reported and its best source is the labelled source;
+* recall@1, twins accepted - or the best source is token-identical to the labelled one after normalisation
+  (transformers repeats code verbatim across model folders; any of the copies is a right answer);
+* recall - the labelled source (or a twin) is the best source or among the equally good "also in" sources;
+* precision - of all reported (submission fragment -> best source) pairs in the annotated files, the share that is
+  annotated (to that source or a twin) or verified identical after normalisation (identical shingle sets). The
+  rest ("unverified") are not necessarily wrong: unannotated true clones are common in transformers.
+  `--sample N` prints N of them to check by hand (see docs/benchmarks.md for the result of that check).
+Labels on definitions below the minimum fragment size (30 normalised tokens) cannot be found by design; they are
+counted apart.
+
+    python bench/accuracy.py [--files N] [--sample N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+from common import REPO, private_cache, transformers_models  # also puts the repo on sys.path
+
+from tests.clone_labels import Label, Twins, collect_labels, evaluate  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=0, help="only the first N annotated files (0: all)")
+    parser.add_argument("--sample", type=int, default=20, help="unverified pairs to print for a hand check")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    cache = private_cache()
+    models = transformers_models()
+    labels, dropped = collect_labels(models)
+    by_file: dict[str, list[Label]] = defaultdict(list)
+    for label in labels:
+        by_file[label.path].append(label)
+    files = sorted(by_file)[: args.files or None]
+    print(f"labels: {len(labels)} annotations above a def/class resolved in {len(by_file)} files; "
+          f"not used: {dict(dropped)}")
+
+    started = time.perf_counter()
+    build = subprocess.run([sys.executable, "-m", "provscan", "corpus", "build-default"], cwd=REPO,
+                           capture_output=True, text=True)
+    if build.returncode:
+        sys.exit(build.stderr)
+    print(build.stderr.strip())
+
+    from provscan.match import MatchSettings
+    from provscan.scan import open_corpora
+
+    corpus = open_corpora(("transformers",))["transformers"]
+    twins = Twins(cache / "corpora" / "transformers.sqlite")
+    match_settings = MatchSettings()
+    outcome, totals, unverified, failures = evaluate(files, by_file, models, corpus, twins, match_settings)
+    seconds = time.perf_counter() - started
+    evaluable = outcome["evaluable"]
+    print(f"\nfiles scanned: {len(files)}; {seconds:.0f} s including the corpus build")
+    print(f"labels evaluable: {evaluable} (+{outcome['below minimum size']} below the 30-token minimum)")
+    for name in ("recall@1 strict", "recall@1 twins", "recall"):
+        print(f"  {name:<16} {outcome[name] / evaluable:.4f}  ({outcome[name]}/{evaluable})")
+    print(f"  missed           {outcome['missed']}")
+    precise = totals["annotated"] + totals["identical"]
+    print(f"pairs reported (fragments, not whole files): {totals['pairs']}; annotated {totals['annotated']}, "
+          f"identical after normalisation {totals['identical']}, unverified {totals['unverified']}")
+    print(f"  precision (annotated or identical) {precise / max(totals['pairs'], 1):.4f}")
+    for relative, label, reason, best in failures:
+        where = f" -> {best[0]}:{best[1]}-{best[2]}" if best else ""
+        print(f"  label not found ({reason}): {relative}:{label.start_line} {label.qualname} <- "
+              f"{label.source_path}:{label.source_start} {label.source_qualname}{where}")
+    rng = random.Random(args.seed)
+    for relative, span, best, jaccard in rng.sample(unverified, min(args.sample, len(unverified))):
+        print(f"  unverified: {relative}:{span[0]}-{span[1]} -> {best[0]}:{best[1]}-{best[2]} (J={jaccard:.2f})")
+
+
+if __name__ == "__main__":
+    main()
