@@ -4,7 +4,8 @@
 //   node dolos_pairs.mjs CONFIG.json
 //
 // CONFIG: {"dolos_root": dir holding node_modules/@dodona/dolos-lib, "files": [path, ...], "language": "python",
-//          "k": 23, "window": 17, "fragments": false, "min_similarity": 0, "max_fingerprint_percentage": null}
+//          "k": 23, "window": 17, "fragments": false, "min_fragment_kgrams": 1, "min_similarity": 0,
+//          "max_fingerprint_percentage": null}
 // stdout: {"pairs": [{"left", "right", "similarity", "fragments"?: [{"left": [l0, l1], "right": [r0, r1]}]}],
 //          "files": n analysed, "errors": [{"path", "stage", "message"}], "timings_ms": {...}, "dolos": version}
 // Lines are 1-based and inclusive. Pairs with similarity 0 (nothing shared) are left out: Dolos builds all n^2/2.
@@ -76,6 +77,7 @@ async function main() {
   }
   lap("read");
   progress(`read ${files.length} of ${config.files.length} files`);
+  if (files.length < 2) fail(`dolos needs at least two readable files, got ${files.length}`);
 
   let report;
   try {
@@ -116,7 +118,7 @@ async function main() {
     if (pair.similarity <= 0 || pair.similarity < options.minSimilarity) continue;
     const row = { left: pair.leftFile.path, right: pair.rightFile.path, similarity: pair.similarity };
     if (config.fragments) {
-      row.fragments = pair.buildFragments().map((fragment) => ({
+      row.fragments = pair.buildFragments(config.min_fragment_kgrams ?? 1).map((fragment) => ({
         left: lines(fragment.leftSelection),
         right: lines(fragment.rightSelection),
       }));
