@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=0, help="only the first N annotated files (0: all)")
     parser.add_argument("--sample", type=int, default=20, help="unverified pairs to print for a hand check")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-similarity", type=float, default=None)
+    parser.add_argument("--min-containment", type=float, default=None)
+    parser.add_argument("--min-shared-shingles", type=int, default=None)
     args = parser.parse_args()
 
     cache = private_cache()
@@ -64,7 +67,10 @@ def main() -> None:
 
     corpus = open_corpora(("transformers",))["transformers"]
     twins = Twins(cache / "corpora" / "transformers.sqlite")
-    match_settings = MatchSettings()
+    overrides = {"min_similarity": args.min_similarity, "min_containment": args.min_containment,
+                 "min_shared_shingles": args.min_shared_shingles}
+    match_settings = MatchSettings(**{k: v for k, v in overrides.items() if v is not None})
+    print(f"match settings: {match_settings}")
     outcome, totals, unverified, failures = evaluate(files, by_file, models, corpus, twins, match_settings)
     seconds = time.perf_counter() - started
     evaluable = outcome["evaluable"]

@@ -185,14 +185,15 @@ def evaluate_pairs(pair_scores: dict[tuple[Path, Path], float], suite: dict, neg
     return result
 
 
-def provscan_suite(suite: dict, negatives: list[Path], root: Path) -> tuple[dict, float, float, set]:
+def provscan_suite(suite: dict, negatives: list[Path], root: Path, extra: tuple[str, ...] = ()
+                   ) -> tuple[dict, float, float, set]:
     """Corpus of originals, scan of mutants + negatives; pair score = Jaccard of the best match per file."""
     add = [sys.executable, "-m", "provscan", "corpus", "add", "suite", str(root / "orig")]
     seconds_add, peak_add, _out, err, code = run_sampled(add)
     if code:
         sys.exit(err)
     scan = [sys.executable, "-m", "provscan", "scan", str(root / "sub"), "--corpus", "suite", "--format", "json",
-            "--no-license-detection"]
+            "--no-license-detection", *extra]
     seconds_scan, peak_scan, out, err, code = run_sampled(scan)
     if code not in (0, 1):
         sys.exit(err)
@@ -218,16 +219,20 @@ def main() -> None:
     parser.add_argument("--slices", default="40,80,160,320")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dolos-timeout", type=float, default=600)
+    parser.add_argument("--skip-cost", action="store_true", help="only part (a)")
+    parser.add_argument("--no-peer", action="store_true", help="provscan only")
+    parser.add_argument("--scan-args", default="", help="extra `provscan scan` options, e.g. '--min-similarity 0.45'")
     args = parser.parse_args()
     private_cache()
     work = Path(tempfile.mkdtemp(prefix="provscan-peer-"))
-    dolos = ensure_dolos()
+    dolos = None if args.no_peer else ensure_dolos()
 
     suite, negatives = build_suite(work / "suite", args.functions, args.negatives, args.seed)
     files = sorted((work / "suite").rglob("*.py"))
     print(f"(a) mutation suite: {len(suite)} functions x {len(TYPES)} clone types, {len(negatives)} negatives, "
           f"{len(files)} files")
-    ps_scores, ps_seconds, ps_peak, ps_reported = provscan_suite(suite, negatives, work / "suite")
+    ps_scores, ps_seconds, ps_peak, ps_reported = provscan_suite(suite, negatives, work / "suite",
+                                                                  tuple(args.scan_args.split()))
     dolos_scores: dict[tuple[Path, Path], float] = {}
     if dolos:
         run = run_dolos(files, timeout=1200)
@@ -246,6 +251,9 @@ def main() -> None:
         print(f"| {kind} | {precision:.3f} / {recall:.3f} / {f1_default:.3f} | {mine['best_f1']:.3f} "
               f"({mine['threshold']:.2f}) | {peer} |")
 
+    if args.skip_cost:
+        shutil.rmtree(work, ignore_errors=True)
+        return
     counts = make_submission(work / "submission", 50_000)
     submission_files = sorted((work / "submission").glob("*.py"))
     print(f"\n(b) submission: {sum(counts.values())} lines in {len(submission_files)} files")

@@ -75,6 +75,10 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
               help="Minimum Jaccard similarity of a reported match (default 0.5).")
+@click.option("--min-containment", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Share of either fragment found in the other that also reports a match (default 0.8).")
+@click.option("--min-shared-shingles", type=click.IntRange(1), default=None,
+              help="Fewest shared shingles a reported match has (default 30): below that, overlaps are boilerplate.")
 @click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="off", show_default=True,
               help="Exit 1 when a finding has at least this severity.")
@@ -86,8 +90,8 @@ def main() -> None:
               metavar="FILE", help="Extra watch-list/marker rules (TOML, repeatable); same ids replace shipped ones.")
 @click.option("--no-license-detection", is_flag=True,
               help="Skip scancode's licence detection (its index costs ~5 s and 1.4 GB); copyrights still found.")
-def scan(target, corpora, fmt, output, min_similarity, min_tokens, fail_on, exclude, max_file_size, jobs,
-         rule_files, no_license_detection) -> None:
+def scan(target, corpora, fmt, output, min_similarity, min_containment, min_shared_shingles, min_tokens, fail_on,
+         exclude, max_file_size, jobs, rule_files, no_license_detection) -> None:
     """Scan TARGET (a directory, file or archive) against the corpora."""
     from dataclasses import replace
 
@@ -107,8 +111,9 @@ def scan(target, corpora, fmt, output, min_similarity, min_tokens, fail_on, excl
     names = tuple(corpora) or (DEFAULT_CORPUS,)
     settings = ScanSettings(corpora=names, jobs=jobs, rules=tuple(str(p) for p in rule_files),
                             license_detection=not no_license_detection)
-    if min_similarity is not None:
-        settings.match = replace(settings.match, min_similarity=min_similarity)
+    overrides = {"min_similarity": min_similarity, "min_containment": min_containment,
+                 "min_shared_shingles": min_shared_shingles}
+    settings.match = replace(settings.match, **{k: v for k, v in overrides.items() if v is not None})
     if min_tokens is not None:
         settings.min_tokens = min_tokens
     walk_options = WalkOptions(exclude=tuple(exclude))
