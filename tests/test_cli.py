@@ -192,3 +192,16 @@ def test_bad_rule_file_is_a_clear_error_and_user_rules_apply(tmp_path, corpus, c
     report = json.loads(out.read_text())
     hits = [f for f in report["findings"] if f["rule_id"] == "local.fizz"]
     assert [(f["location"]["path"], f["severity"]) for f in hits] == [("mine.py", "high")]
+
+
+def test_match_thresholds_from_the_command_line_apply_and_are_recorded(tmp_path, corpus, copied):
+    out = tmp_path / "r.json"
+    args = ("scan", str(copied), "--corpus", corpus, "--format", "json", "-o", str(out), "--no-license-detection")
+    assert provscan(*args, "--min-shared-shingles", "1000").returncode == 0
+    strict = json.loads(out.read_text())
+    assert strict["settings"]["min_shared_shingles"] == 1000
+    assert not [f for f in strict["findings"] if f["kind"] == "code-match"]
+    assert provscan(*args, "--min-containment", "0.9", "--min-similarity", "0.7").returncode == 0
+    loose = json.loads(out.read_text())
+    assert (loose["settings"]["min_containment"], loose["settings"]["min_similarity"]) == (0.9, 0.7)
+    assert [f["submission"]["fragment_name"] for f in loose["findings"] if f["kind"] == "code-match"] == ["MyRMSNorm"]
