@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndex, CorpusIndexError, FileRecord, FragmentRecord
-from provscan.notices import header_notices
+from provscan.notices import header_notices, is_copyright_line
 from provscan.parallel import map_unordered
 from provscan.walk import Skip, WalkOptions, WalkReport, walk
 
@@ -176,11 +176,8 @@ def build_corpus(
 
 
 _GENERATED_FROM = re.compile(r"automatically generated from\s+(\S+\.py)", re.IGNORECASE)
-_COPYRIGHT = re.compile(r"copyright|©|版权", re.IGNORECASE)
-
-
 def _has_copyright(notices: list[dict]) -> bool:
-    return any(_COPYRIGHT.search(str(n["text"])) for n in notices)
+    return any(is_copyright_line(str(n["text"])) for n in notices)
 
 
 def _inherit_notices(index: CorpusIndex, generated: dict[str, str]) -> None:

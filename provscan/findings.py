@@ -98,10 +98,14 @@ def severity_of(match: Match) -> str:
     return "low"
 
 
+def stable_id(*parts: str) -> str:
+    """A finding id that stays the same across runs and line shifts: a hash of what was found, not where."""
+    return "PS-" + xxhash.xxh64_hexdigest("\x1f".join(parts).encode("utf-8"))[:12]
+
+
 def finding_id(path: str, fragment_name: str, fragment_kind: str, source: SourceRef) -> str:
-    """Stable across runs and line shifts: what was matched to what, not where."""
-    text = "\x1f".join((path, fragment_kind, fragment_name, source.corpus, source.path, source.name))
-    return "PS-" + xxhash.xxh64_hexdigest(text.encode("utf-8"))[:12]
+    """Id of a code match: what was matched to what."""
+    return stable_id(path, fragment_kind, fragment_name, source.corpus, source.path, source.name)
 
 
 def _rank(matches: list[Match], affinity: dict[tuple[str, int], int]) -> list[Match]:

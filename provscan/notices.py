@@ -53,6 +53,14 @@ class Notice:
     detector: str = "provscan"  # "provscan" | "scancode"
 
 
+_COPYRIGHT_WORD = re.compile(r"copyright|©|\(c\)|版权|著作权", re.IGNORECASE)
+
+
+def is_copyright_line(text: str) -> bool:
+    """Does a stored notice line state a copyright (rather than a licence)? One rule for corpus and scan side."""
+    return bool(_COPYRIGHT_WORD.search(text))
+
+
 def holder_of(line: str) -> str:
     """The holder named by a copyright line: keyword, years and boilerplate stripped (CJK-aware)."""
     text = _STRIP_LEAD.sub("", line.strip(), count=1)

@@ -8,19 +8,14 @@ was stripped: a high-severity finding naming both sides. If one does, the foreig
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import xxhash
-
-from provscan.findings import CodeMatchFinding, Finding
+from provscan.findings import CodeMatchFinding, Finding, stable_id
 from provscan.markers import MarkerHit
 from provscan.match import SourceRef
-from provscan.notices import Notice, holder_of
+from provscan.notices import Notice, holder_of, is_copyright_line
 from provscan.rulebook import Rulebook
-
-_COPYRIGHT = re.compile(r"copyright|©|\(c\)|版权|著作权", re.IGNORECASE)
 
 
 @dataclass
@@ -47,10 +42,6 @@ class AttributionFinding(Finding):
     matched_lines: int = 0
 
 
-def _id(*parts: str) -> str:
-    return "PS-" + xxhash.xxh64_hexdigest("\x1f".join(parts).encode("utf-8"))[:12]
-
-
 def notice_findings(notices: list[Notice], rulebook: Rulebook) -> list[Finding]:
     """Copyright notices whose holder is a watched reference organisation (not a programme participant)."""
     found: list[Finding] = []
@@ -59,7 +50,7 @@ def notice_findings(notices: list[Notice], rulebook: Rulebook) -> list[Finding]:
         if notice.kind != "copyright" or organisation is None or organisation.role != "reference":
             continue
         found.append(NoticeFinding(
-            id=_id(notice.path, "notice", notice.holder), kind="notice", severity=organisation.severity,
+            id=stable_id(notice.path, "notice", notice.holder), kind="notice", severity=organisation.severity,
             rule_id=f"notice.{organisation.id}",
             message=f"copyright notice of {organisation.name}: {notice.holder}",
             path=notice.path, start_line=notice.line, end_line=notice.line, notice=notice,
@@ -70,7 +61,7 @@ def notice_findings(notices: list[Notice], rulebook: Rulebook) -> list[Finding]:
 def marker_findings(markers: list[MarkerHit]) -> list[Finding]:
     return [
         MarkerFinding(
-            id=_id(hit.path, hit.rule_id), kind="marker", severity=hit.severity, rule_id=hit.rule_id,
+            id=stable_id(hit.path, hit.rule_id), kind="marker", severity=hit.severity, rule_id=hit.rule_id,
             message=f"{hit.message} ({hit.count} line(s))" if hit.count > 1 else hit.message,
             path=hit.path, start_line=hit.lines[0][0] if hit.lines else 1,
             end_line=hit.lines[-1][0] if hit.lines else 1, marker=hit,
@@ -91,7 +82,7 @@ def attach_licences(code_findings: list[CodeMatchFinding], rulebook: Rulebook) -
 
 
 def _holders(source_notices: list[dict]) -> list[str]:
-    return [holder_of(str(n["text"])) for n in source_notices if _COPYRIGHT.search(str(n["text"]))]
+    return [holder_of(str(n["text"])) for n in source_notices if is_copyright_line(str(n["text"]))]
 
 
 def _same_holder(source_holders: list[str], notice: Notice, rulebook: Rulebook) -> bool:
@@ -130,7 +121,7 @@ def attribution_findings(
         )
         if kept:
             found.append(AttributionFinding(
-                id=_id(path, "kept", first.source.path), kind="attribution-kept", severity="low",
+                id=stable_id(path, "kept", first.source.path), kind="attribution-kept", severity="low",
                 rule_id="attribution.kept",
                 message=f"code matching {source_desc} keeps its notice ({kept[0].holder})",
                 submission_notices=kept, **common,
@@ -138,7 +129,7 @@ def attribution_findings(
         else:
             others = ", ".join(n.holder.rstrip(".") for n in own) or "none"
             found.append(AttributionFinding(
-                id=_id(path, "stripped", first.source.path), kind="stripped-attribution", severity="high",
+                id=stable_id(path, "stripped", first.source.path), kind="stripped-attribution", severity="high",
                 rule_id="attribution.stripped",
                 message=f"code matching {source_desc} (Copyright {holder_desc}) carries no notice of that holder; "
                 f"the file's own copyright notices: {others}"

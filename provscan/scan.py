@@ -164,8 +164,8 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
                 analysed.append(file_result.fingerprinted)
             notices.extend(file_result.notices)
             markers.extend(file_result.markers)
-            walk_report.warnings.extend(file_result.problems)
-            walk_report.warning_counts.update(p.reason for p in file_result.problems)
+            for problem in file_result.problems:
+                walk_report.add_warning(problem.path, problem.reason, problem.detail)
             if progress:
                 progress("parse", done, len(jobs))
         analysed.sort(key=lambda f: f.normalised.path)
@@ -175,9 +175,7 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
                 try:
                     notices.extend(scancode_licenses(job.path, job.text))
                 except Exception as error:  # noqa: BLE001 - reported, the scan goes on
-                    problem = Skip(job.path, "license-detection-failed", f"{type(error).__name__}: {error}")
-                    walk_report.warnings.append(problem)
-                    walk_report.warning_counts[problem.reason] += 1
+                    walk_report.add_warning(job.path, "license-detection-failed", f"{type(error).__name__}: {error}")
         notices.sort(key=lambda n: (n.path, n.line))
         markers.sort(key=lambda m: (m.path, m.rule_id))
 
