@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--min-similarity", type=float, default=None)
     parser.add_argument("--min-containment", type=float, default=None)
     parser.add_argument("--min-shared-shingles", type=int, default=None)
+    parser.add_argument("--exact-copy-share", type=float, default=None)
     args = parser.parse_args()
 
     cache = private_cache()
@@ -68,7 +69,7 @@ def main() -> None:
     corpus = open_corpora(("transformers",))["transformers"]
     twins = Twins(cache / "corpora" / "transformers.sqlite")
     overrides = {"min_similarity": args.min_similarity, "min_containment": args.min_containment,
-                 "min_shared_shingles": args.min_shared_shingles}
+                 "min_shared_shingles": args.min_shared_shingles, "exact_copy_share": args.exact_copy_share}
     match_settings = MatchSettings(**{k: v for k, v in overrides.items() if v is not None})
     print(f"match settings: {match_settings}")
     outcome, totals, unverified, failures = evaluate(files, by_file, models, corpus, twins, match_settings)
@@ -79,6 +80,11 @@ def main() -> None:
     for name in ("recall@1 strict", "recall@1 twins", "recall"):
         print(f"  {name:<16} {outcome[name] / evaluable:.4f}  ({outcome[name]}/{evaluable})")
     print(f"  missed           {outcome['missed']}")
+    reported = evaluable - outcome["missed"]
+    print(f"  precision on labelled definitions (reported source is the annotated one or its twin) "
+          f"{outcome['recall@1 twins'] / max(reported, 1):.4f}  ({outcome['recall@1 twins']}/{reported})")
+    print(f"  ... or a source at least as similar as the annotated one "
+          f"{outcome['right or as similar'] / max(reported, 1):.4f}  ({outcome['right or as similar']}/{reported})")
     precise = totals["annotated"] + totals["identical"]
     print(f"pairs reported (fragments, not whole files): {totals['pairs']}; annotated {totals['annotated']}, "
           f"identical after normalisation {totals['identical']}, unverified {totals['unverified']}")

@@ -478,16 +478,10 @@ def reported_locations(result: ScanResult) -> tuple[dict[tuple[str, int, int], R
     found: dict[tuple[str, int, int], Reported] = {}
     per_path: Counter = Counter()
     for finding in result.code_findings:
-        src = finding.source
-        found[(finding.path, finding.start_line, finding.end_line)] = Reported(
-            src.path, (src.start_line, src.end_line), {a.source.path for a in finding.also_in}, False
-        )
-        per_path[finding.path] += 1
-        for member in finding.members:
-            found[(finding.path, member.start_line, member.end_line)] = Reported(
-                member.source.path, (member.source.start_line, member.source.end_line), set(), True
-            )
-            per_path[finding.path] += 1
+        for f in finding.fragments():
+            found[f.span] = Reported(f.source.path, (f.source.start_line, f.source.end_line),
+                                     {a.source.path for a in f.also_in}, f.folded)
+            per_path[f.path] += 1
     return found, per_path
 
 

@@ -34,6 +34,16 @@ def transformers_models() -> Path:
     return Path(str(metadata.distribution("transformers").locate_file("transformers/models")))
 
 
+def build_default_corpus() -> None:
+    """Build the default corpus in the (private) cache as a user would, or stop with its error."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "provscan", "corpus", "build-default"], cwd=REPO,
+                          capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(done.stderr)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process and its finished children (Linux reports KiB)."""
     import resource
@@ -111,3 +121,9 @@ def _tree_rss_mb(root: int) -> float:
         total += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
     return total / 1024
+
+
+def print_load() -> None:
+    """The machine's load after a timed run: timings from a shared 2-core box are read with it."""
+    print(f"  load average (1/5/15 min) after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+          f"{os.cpu_count()} cores")

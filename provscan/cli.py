@@ -6,6 +6,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above --fail-on, 2
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from provscan import __version__
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 FAIL_ON = ("off", "low", "medium", "high")
+REPORT_FORMATS = ("text", "json", "html", "sarif")
 
 
 def _stderr_console():
@@ -50,8 +52,27 @@ def _fail(message: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provscan")
-def cli() -> None:
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Project configuration to use (default: .provscan.toml or [tool.provscan] in pyproject.toml, "
+              "found from the current directory upwards).")
+@click.option("--no-config", is_flag=True, help="Ignore any project configuration file.")
+@click.option("--index", "index_url", metavar="URL", default=None,
+              help="Shared corpus index, e.g. redis://host:6379/0 (default: $PROVSCAN_INDEX, else the embedded one "
+              "in the cache directory).")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None, no_config: bool, index_url: str | None) -> None:
     """Find code in a submission that comes from known open-source model projects, with line-level evidence."""
+    from provscan.config import ConfigError, default_map, find_config, load_config
+
+    if index_url is not None:
+        os.environ["PROVSCAN_INDEX"] = index_url  # read by provscan.store here and in every worker process
+
+    try:
+        path = None if no_config else config_file or find_config(Path.cwd())
+        if path is not None:
+            ctx.default_map = default_map(load_config(path), cli)
+    except ConfigError as error:
+        _fail(str(error))
 
 
 def main() -> None:
@@ -71,8 +92,10 @@ def main() -> None:
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--corpus", "corpora", multiple=True, metavar="NAME",
               help="Corpus to match against (repeatable; default: transformers).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--html", "html_output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the self-contained HTML report to FILE.")
 @click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
               help="Minimum Jaccard similarity of a reported match (default 0.5).")
 @click.option("--min-containment", type=click.FloatRange(0.0, 1.0), default=None,
@@ -90,8 +113,8 @@ def main() -> None:
               metavar="FILE", help="Extra watch-list/marker rules (TOML, repeatable); same ids replace shipped ones.")
 @click.option("--no-license-detection", is_flag=True,
               help="Skip scancode's licence detection (its index costs ~5 s and 1.4 GB); copyrights still found.")
-def scan(target, corpora, fmt, output, min_similarity, min_containment, min_shared_shingles, min_tokens, fail_on,
-         exclude, max_file_size, jobs, rule_files, no_license_detection) -> None:
+def scan(target, corpora, fmt, output, html_output, min_similarity, min_containment, min_shared_shingles, min_tokens,
+         fail_on, exclude, max_file_size, jobs, rule_files, no_license_detection) -> None:
     """Scan TARGET (a directory, file or archive) against the corpora."""
     from dataclasses import replace
 
@@ -121,11 +144,15 @@ def scan(target, corpora, fmt, output, min_similarity, min_containment, min_shar
         walk_options = replace(walk_options, max_file_bytes=max_file_size)
     settings.walk = walk_options
 
-    missing = missing_corpora(names)
+    try:
+        missing = missing_corpora(names)
+        default_current = DEFAULT_CORPUS not in names or corpus_is_current(DEFAULT_CORPUS)
+    except CorpusError as error:  # e.g. the shared index cannot be reached
+        _fail(str(error))
     others = [name for name in missing if name != DEFAULT_CORPUS]
     if others:
         _fail(f"no corpus named {', '.join(map(repr, others))} (see `provscan corpus list`)")
-    if DEFAULT_CORPUS in names and not corpus_is_current(DEFAULT_CORPUS):
+    if not default_current:
         state = "is not built yet" if DEFAULT_CORPUS in missing else "is outdated or unfinished"
         click.echo(f"provscan: the default corpus {state}; building it now (once, well under a minute)", err=True)
         _build_default(jobs)
@@ -135,24 +162,47 @@ def scan(target, corpora, fmt, output, min_similarity, min_containment, min_shar
     except (WalkError, CorpusError, CorpusIndexError) as error:
         _fail(str(error))
     _emit(result, fmt, output)
+    if html_output is not None:
+        _emit(result, "html", html_output)
+    _exit_on(result.findings, fail_on)
+
+
+def _exit_on(findings, fail_on: str) -> None:
+    """Exit 1 when a finding reaches the --fail-on severity."""
     threshold = FAIL_ON.index(fail_on)
-    if threshold and any(FAIL_ON.index(f.severity) >= threshold for f in result.findings):
+    if threshold and any(FAIL_ON.index(f.severity) >= threshold for f in findings):
         sys.exit(EXIT_FINDINGS)
 
 
-def _emit(result, fmt: str, output: Path | None) -> None:
-    from provscan.report import write_json, write_text
+def _report_writer(fmt: str):
+    """The writer (result, out) of a report format; its module is imported only when that format is asked for."""
+    if fmt == "json":
+        from provscan.report import write_json as writer
+    elif fmt == "html":
+        from provscan.html_report import write_html as writer
+    elif fmt == "sarif":
+        from provscan.sarif import write_sarif as writer
+    else:
+        from provscan.report import write_text as writer
+    return writer
 
-    writer = write_json if fmt == "json" else write_text
+
+def _emit(result, fmt: str, output: Path | None) -> None:
+    writer = _report_writer(fmt)
+    if fmt == "text" and output is None:
+        _write_to(lambda out: writer(result, out, color=sys.stdout.isatty()), None)
+    else:
+        _write_to(lambda out: writer(result, out), output)
+
+
+def _write_to(write, output: Path | None) -> None:
+    """Run write(out) on stdout or on the file `output` (a clear error when it cannot be written)."""
     if output is None:
-        if fmt == "text":
-            write_text(result, sys.stdout, color=sys.stdout.isatty())
-        else:
-            writer(result, sys.stdout)
+        write(sys.stdout)
         return
     try:
         with output.open("w", encoding="utf-8") as handle:
-            writer(result, handle)
+            write(handle)
     except OSError as error:
         _fail(f"{output}: cannot write report: {error.strerror}")
     click.echo(f"provscan: report written to {output}", err=True)
@@ -230,11 +280,14 @@ def list_() -> None:
     """List the corpora with their size and origin."""
     from rich.table import Table
 
-    from provscan.corpus import cache_dir, list_corpora
+    from provscan.corpus import CorpusError, list_corpora, storage
 
-    infos = list_corpora()
+    try:
+        infos = list_corpora()
+    except CorpusError as error:
+        _fail(str(error))
     if not infos:
-        click.echo(f"no corpora in {cache_dir() / 'corpora'}; run `provscan corpus build-default`")
+        click.echo(f"no corpora in {storage().location}; run `provscan corpus build-default`")
         return
     table = Table()
     for column in ("name", "files", "lines", "fragments", "projects", "version", "built"):
@@ -267,6 +320,114 @@ def remove(name) -> None:
     except CorpusError as error:
         _fail(str(error))
     click.echo(f"corpus {name!r} removed")
+
+
+# -- provscan compare: two repositories against each other, no corpus (logic in provscan.compare) ---------------
+@cli.command()
+@click.argument("a", type=click.Path(exists=True, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--html", "html_output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the self-contained HTML report (both directions) to FILE.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="off", show_default=True,
+              help="Exit 1 when a finding in either direction has at least this severity.")
+@click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="gitignore-style pattern to skip (repeatable).")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Worker processes (default: all cores).")
+@click.option("--no-license-detection", is_flag=True, help="Skip scancode's licence detection (~5 s, 1.4 GB).")
+def compare(a, b, fmt, output, html_output, fail_on, min_tokens, exclude, jobs, no_license_detection) -> None:
+    """Compare repositories (or archives) A and B directly: B's code found in A, and A's code found in B."""
+    from provscan.compare import comparing, write_comparison
+    from provscan.corpus import CorpusError
+    from provscan.index import CorpusIndexError
+    from provscan.scan import ScanSettings
+    from provscan.walk import WalkError, WalkOptions
+
+    settings = ScanSettings(jobs=jobs, license_detection=not no_license_detection,
+                            walk=WalkOptions(exclude=tuple(exclude)))
+    if min_tokens is not None:
+        settings.min_tokens = min_tokens
+    color = fmt == "text" and output is None and sys.stdout.isatty()
+    try:
+        with _progress("indexing both sides") as update, comparing(a, b, settings, progress=update) as directions:
+            _write_to(lambda out: write_comparison(directions, fmt, out, color=color), output)
+            if html_output is not None:
+                _write_to(lambda out: write_comparison(directions, "html", out), html_output)
+    except (WalkError, CorpusError, CorpusIndexError) as error:
+        _fail(str(error))
+    _exit_on([f for direction in directions for f in direction.result.findings], fail_on)
+
+
+# Workflows beside the one-off scan (pre-commit hook, baselines, batch scans) live in a module of their own.
+from provscan.workflow_cli import baseline, batch, hook  # noqa: E402
+
+cli.add_command(hook)
+cli.add_command(baseline)
+cli.add_command(batch)
+
+
+# --- reference models (provscan.models) ------------------------------------------------------------------------
+@corpus.command("add-model")
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def add_model(name, path) -> None:
+    """Register the model directory PATH (config.json, tokenizer, *.safetensors) as reference model NAME.
+
+    Stores a compact fingerprint (config facts, tokenizer, tensor hashes, sampled weights), never the weights.
+    Scans compare every model directory they find with all registered reference models.
+    """
+    from provscan.models.refstore import ReferenceError
+    from provscan.models.refstore import add_model as register
+
+    try:
+        profile = register(name, path)
+    except ReferenceError as error:
+        _fail(str(error))
+    summary = profile.summary()
+    weights = summary["weights"]
+    parts = [f"{len(profile.files)} file(s) read"]
+    if weights:
+        parts.append(f"{weights['tensors']} tensors, {weights['parameters']:,} parameters")
+    if summary["tokenizer"]:
+        parts.append(f"tokenizer of {summary['tokenizer']['vocab_size']} tokens")
+    click.echo(f"reference model {name!r}: " + ", ".join(parts))
+    for error in profile.errors:
+        click.echo(f"provscan: warning: {error}", err=True)
+
+
+@corpus.command("models")
+def models() -> None:
+    """List the registered reference models."""
+    from provscan.models.refstore import list_models, models_dir
+
+    infos = list_models()
+    if not infos:
+        click.echo(f"no reference models in {models_dir()}; add one with `provscan corpus add-model NAME PATH`")
+        return
+    for info in infos:
+        if "error" in info.meta:
+            click.echo(f"{info.name}\tunreadable: {info.meta['error']}")
+            continue
+        weights = info.summary.get("weights") or {}
+        tokenizer = info.summary.get("tokenizer") or {}
+        click.echo(f"{info.name}\t{info.summary['facts'].get('model_type', '-')}\t"
+                   f"{weights.get('parameters', 0):,} parameters\t{tokenizer.get('vocab_size', 0)} tokens\t"
+                   f"{info.meta.get('source', '')}\t{info.meta.get('added_at', '')}")
+
+
+@corpus.command("remove-model")
+@click.argument("name")
+def remove_model(name) -> None:
+    """Delete reference model NAME."""
+    from provscan.models.refstore import ReferenceError
+    from provscan.models.refstore import remove_model as remove
+
+    try:
+        remove(name)
+    except ReferenceError as error:
+        _fail(str(error))
+    click.echo(f"reference model {name!r} removed")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Corpora of known open-source code: build, update, list, remove, open.
 
-A corpus is a named `CorpusIndex` under the cache directory. The default corpus is the `models/` folder of the
-installed `transformers` wheel, read from disk (never imported): one project per model folder. Re-adding a corpus
+A corpus is a named index in the configured storage (`store`: a SQLite file in the cache directory, or Redis).
+The default corpus is the `models/` folder of the installed `transformers` wheel, read from disk (never imported):
+one project per model folder. Re-adding a corpus
 only re-processes files whose content hash changed, and drops files that disappeared.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -16,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
-from provscan.index import SCHEMA_VERSION, CorpusIndex, CorpusIndexError, FileRecord, FragmentRecord
+from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
 from provscan.notices import header_notices, is_copyright_line
 from provscan.parallel import map_unordered
+from provscan.store import EmbeddedStorage, IndexStore, Storage, WritableIndexStore, index_url, select_storage
 from provscan.walk import Skip, WalkOptions, WalkReport, walk
 
 DEFAULT_CORPUS = "transformers"
@@ -49,6 +52,24 @@ def corpus_path(name: str) -> Path:
     return cache_dir() / "corpora" / f"{name}.sqlite"
 
 
+def storage() -> Storage:
+    """Where corpora live: the index named by `--index`/$PROVSCAN_INDEX (Redis), else SQLite files in the cache."""
+    return select_storage(index_url(), cache_dir() / "corpora")
+
+
+def _index_errors(function):
+    """Storage failures (an unreachable Redis, a corpus locked by another build) as CorpusError, for the CLI."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except CorpusIndexError as error:
+            raise CorpusError(str(error)) from error
+
+    return wrapper
+
+
 @dataclass
 class BuildReport:
     """What a build did, for the CLI to print and tests to check."""
@@ -67,7 +88,7 @@ class BuildReport:
 @dataclass
 class CorpusInfo:
     name: str
-    path: Path
+    path: Path | str  # the SQLite file, or where in a shared index
     meta: dict[str, str]
     stats: dict[str, int]
 
@@ -94,6 +115,7 @@ def _project_per_top_dir(fallback: str) -> Callable[[str], str]:
     return project_of
 
 
+@_index_errors
 def build_corpus(
     name: str,
     source: Path,
@@ -113,16 +135,16 @@ def build_corpus(
     project_of = project_of or (lambda _path: name)
     started = time.perf_counter()
     report = BuildReport(corpus=name)
-    target = corpus_path(name)
+    corpus_path(name)  # checks the name
+    store = storage()
     source = Path(source)
     if not source.exists():
         raise CorpusError(f"{source}: no such file or directory")
 
     expected = _settings_meta(settings, min_tokens)
-    if target.exists() and _stored_settings(target) != expected:
-        # Fingerprints made with other settings are not comparable: start afresh rather than mix them.
-        target.unlink()
-    with CorpusIndex(target, writable=True) as index:
+    # Fingerprints made with other settings are not comparable: start afresh rather than mix them.
+    fresh = store.exists(name) and _stored_settings(store, name) != expected
+    with store.open_writer(name, fresh=fresh) as index:
         known = index.file_hashes()
         seen: set[str] = set()
         jobs_todo: list[AnalysisJob] = []
@@ -180,7 +202,7 @@ def _has_copyright(notices: list[dict]) -> bool:
     return any(is_copyright_line(str(n["text"])) for n in notices)
 
 
-def _inherit_notices(index: CorpusIndex, generated: dict[str, str]) -> None:
+def _inherit_notices(index: WritableIndexStore, generated: dict[str, str]) -> None:
     """A generated file without a notice takes the notices of the file it was generated from.
 
     transformers generates most modeling files from a `modular_*.py` file and leaves the copyright notice only
@@ -199,9 +221,9 @@ def _inherit_notices(index: CorpusIndex, generated: dict[str, str]) -> None:
             index.set_notices(path, [{**n, "from": origin} for n in notices])
 
 
-def _stored_settings(path: Path) -> dict[str, str]:
+def _stored_settings(store: Storage, name: str) -> dict[str, str]:
     try:
-        with CorpusIndex(path) as index:
+        with store.open(name) as index:
             meta = index.meta()
     except CorpusIndexError:
         return {}
@@ -277,27 +299,31 @@ def add_corpus(
     )
 
 
+@_index_errors
 def list_corpora() -> list[CorpusInfo]:
-    directory = cache_dir() / "corpora"
+    store = storage()
     infos = []
-    for path in sorted(directory.glob("*.sqlite")) if directory.is_dir() else []:
+    for name in store.names():
+        where = store.path(name) if isinstance(store, EmbeddedStorage) else store.where(name)
         try:
-            with CorpusIndex(path) as index:
-                infos.append(CorpusInfo(path.stem, path, index.meta(), index.stats()))
+            with store.open(name) as index:
+                infos.append(CorpusInfo(name, where, index.meta(), index.stats()))
         except CorpusIndexError as error:
-            infos.append(CorpusInfo(path.stem, path, {"error": str(error)}, {}))
+            infos.append(CorpusInfo(name, where, {"error": str(error)}, {}))
     return infos
 
 
+@_index_errors
 def remove_corpus(name: str) -> None:
-    path = corpus_path(name)
-    if not path.exists():
+    corpus_path(name)  # checks the name
+    if not storage().remove(name):
         raise CorpusError(f"no corpus named {name!r} (see `provscan corpus list`)")
-    path.unlink()
 
 
+@_index_errors
 def corpus_exists(name: str) -> bool:
-    return corpus_path(name).exists()
+    corpus_path(name)  # checks the name
+    return storage().exists(name)
 
 
 def _is_current(meta: dict[str, str]) -> bool:
@@ -309,23 +335,27 @@ def _is_current(meta: dict[str, str]) -> bool:
     )
 
 
+@_index_errors
 def corpus_is_current(name: str) -> bool:
     """True when corpus `name` exists and can be used as is (false for an unfinished or outdated build)."""
     if not corpus_exists(name):
         return False
     try:
-        with CorpusIndex(corpus_path(name)) as index:
+        with storage().open(name) as index:
             return _is_current(index.meta())
     except CorpusIndexError:
         return False
 
 
-def open_corpus(name: str) -> CorpusIndex:
-    path = corpus_path(name)
-    if not path.exists():
+@_index_errors
+def open_corpus(name: str) -> IndexStore:
+    """Corpus `name` for reading, in the configured storage (one consistent version for the reader's lifetime)."""
+    corpus_path(name)  # checks the name
+    store = storage()
+    if not store.exists(name):
         raise CorpusError(f"no corpus named {name!r} (see `provscan corpus list`)")
     try:
-        index = CorpusIndex(path)
+        index = store.open(name)
         meta = index.meta()
     except CorpusIndexError as error:
         raise CorpusError(str(error)) from error

@@ -19,7 +19,7 @@ import numpy as np
 import xxhash
 
 from provscan.fingerprint import FingerprintedFile, shingles
-from provscan.match import EvidenceBlock, Match, OpenCorpus, SourceRef, evidence
+from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, evidence
 
 SEVERITIES = ("low", "medium", "high")
 TIE_TOLERANCE = 0.02  # Jaccard difference within which two sources count as equally good
@@ -82,6 +82,32 @@ class CodeMatchFinding(Finding):
     matched_lines: int = 0
     source_license: dict | None = None  # {"id", "name", "obligations", "restricted"} from the source's notices
 
+    def fragments(self) -> list[ReportedFragment]:
+        """Every submission fragment this finding speaks for: its own, then each folded member."""
+        own = ReportedFragment(self.path, self.start_line, self.end_line, self.fragment_kind, self.fragment_name,
+                               self.source, self.jaccard, self.also_in, folded=False)
+        return [own] + [ReportedFragment(self.path, m.start_line, m.end_line, m.kind, m.name, m.source, m.jaccard,
+                                         [], folded=True) for m in self.members]
+
+
+@dataclass
+class ReportedFragment:
+    """One submission fragment and the source a finding names for it (evaluation harnesses read findings this way)."""
+
+    path: str
+    start_line: int
+    end_line: int
+    kind: str
+    name: str
+    source: SourceRef
+    jaccard: float
+    also_in: list[AlsoIn]
+    folded: bool  # a nested fragment folded into an enclosing finding
+
+    @property
+    def span(self) -> tuple[str, int, int]:
+        return (self.path, self.start_line, self.end_line)
+
 
 @dataclass
 class Coverage:
@@ -91,6 +117,11 @@ class Coverage:
 
 
 def severity_of(match: Match) -> str:
+    """How strong the evidence is. A match under the default shared-shingle floor can only be an exact copy of a
+    small fragment (`MatchSettings.exact_copy_share`): real copies, but also two-line delegating `__init__`s
+    that any code base has, so they are reported as weak evidence."""
+    if match.shared < MatchSettings.min_shared_shingles:
+        return "low"
     if match.jaccard >= 0.8 or (match.containment >= 0.9 and match.shared >= 50):
         return "high"
     if match.jaccard >= 0.6 or max(match.containment, match.source_containment) >= 0.8:

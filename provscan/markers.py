@@ -11,7 +11,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
 
 from provscan.rulebook import Rulebook
 
@@ -33,19 +36,41 @@ class MarkerHit:
     count: int = 0
 
 
-def _rule_hits(path: str, lines: list[str], rulebook: Rulebook) -> list[MarkerHit]:
+@cache
+def _anywhere(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The rule's pattern for one search of a whole file: `^`/`$` at every line, as in the line-by-line search."""
+    return re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+
+
+def _rule_hits(path: str, text: str, rulebook: Rulebook) -> list[MarkerHit]:
+    """Rules are defined line by line (lines split at "\\n", as tree-sitter counts them). Searching every line with
+    every rule cost ~1.7 s per 50k lines, so each rule searches the whole file once and only the lines its matches
+    touch are searched again line by line: a line that matches on its own is always touched by a whole-file match
+    (the leftmost match at or before it either starts on it or runs into it), so nothing is lost."""
     name = path.rsplit("/", 1)[-1]
     hits = []
+    line_starts: list[int] | None = None
+    lines: list[str] = []
     for rule in rulebook.markers.values():
         if rule.files and not any(fnmatch.fnmatch(name, pattern) for pattern in rule.files):
             continue
+        touched: set[int] = set()
+        for match in _anywhere(rule.pattern).finditer(text):
+            if line_starts is None:
+                lines = [line.rstrip("\r") for line in text.split("\n")]
+                line_starts = list(accumulate((len(line) + 1 for line in text.split("\n")), initial=0))
+            first = bisect_right(line_starts, match.start()) - 1
+            last = bisect_right(line_starts, max(match.end() - 1, match.start())) - 1
+            touched.update(range(first, last + 1))
+        if not touched:
+            continue
         hit = MarkerHit(rule.id, rule.kind, path, rule.severity, rule.message, rule.organisation or "")
-        for number, line in enumerate(lines, start=1):
-            match = rule.pattern.search(line)
+        for index in sorted(touched):
+            match = rule.pattern.search(lines[index])
             if match:
                 hit.count += 1
                 if len(hit.lines) < LINES_KEPT:
-                    hit.lines.append((number, match.group(0)[:200]))
+                    hit.lines.append((index + 1, match.group(0)[:200]))
         if hit.count:
             hits.append(hit)
     return hits
@@ -107,7 +132,7 @@ def _chinese_comments(path: str, comments: list[tuple[int, str]], rulebook: Rule
 
 def detect_markers(path: str, text: str, comments: list[tuple[int, str]] | None, rulebook: Rulebook) -> list[MarkerHit]:
     """Every marker in one file (comments: the file's comment texts when it was parsed, else None)."""
-    hits = _rule_hits(path, text.splitlines(), rulebook) + _remote_code(path, text, rulebook)
+    hits = _rule_hits(path, text, rulebook) + _remote_code(path, text, rulebook)
     if comments:
         hits += _chinese_comments(path, comments, rulebook)
     return hits

@@ -13,6 +13,8 @@ from typing import IO
 
 from provscan.findings import SEVERITIES, CodeMatchFinding, Finding
 from provscan.match import EvidenceBlock
+from provscan.models.findings import ModelFinding
+from provscan.models.render import models_section, print_models
 from provscan.provenance import AttributionFinding, MarkerFinding, NoticeFinding
 from provscan.scan import ScanResult
 
@@ -84,6 +86,8 @@ def _finding(f: Finding) -> dict:
         marker = asdict(f.marker)
         marker["lines"] = [{"line": n, "text": text} for n, text in f.marker.lines]
         data["marker"] = marker
+    elif isinstance(f, ModelFinding):
+        data["model"] = {"directory": f.model, "reference": f.reference, "evidence": f.evidence}
     elif isinstance(f, AttributionFinding):
         data["attribution"] = {
             "source": asdict(f.source),
@@ -144,6 +148,7 @@ def to_dict(result: ScanResult) -> dict:
         "files": [asdict(f) for f in result.files],
         "notices": [asdict(n) for n in result.notices[:NOTICES_LISTED]],
         "findings": [_finding(f) for f in result.findings],
+        "models": models_section(result.models),
     }
 
 
@@ -188,6 +193,7 @@ def write_text(result: ScanResult, out: IO[str], *, color: bool = False, width: 
         for row in summary["per_project"]:
             projects.add_row(row["corpus"], row["project"], str(row["lines"]), f"{row['share']:.1%}")
         console.print(projects)
+    print_models(console, data["models"])
     if result.findings:
         console.print("[bold]Findings[/bold] (submission <- source; evidence as submission lines = source lines)")
         for finding in result.findings:

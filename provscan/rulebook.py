@@ -9,12 +9,11 @@ mean a reviewer trusting a check that never ran.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from provscan.rulesdata import rules_dir
+from provscan.rulesdata import read_user_toml, rules_dir
 
 SEVERITIES = ("low", "medium", "high")
 MARKER_KINDS = ("model-family", "hub-url", "copied-from", "remote-code", "chinese-comments")
@@ -183,13 +182,7 @@ def _licence(entry: dict, where: str) -> Licence:
 
 
 def _read(path: Path) -> dict:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as error:
-        raise RuleError(f"{path}: cannot read rule file: {error.strerror or error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise RuleError(f"{path}: not valid TOML: {error}") from None
+    return read_user_toml(path, RuleError, "rule file")
 
 
 _KNOWN_TABLES = {"organisation", "marker", "chinese-comments", "licence"}

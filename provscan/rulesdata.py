@@ -31,3 +31,15 @@ def load_toml(name: str) -> dict[str, Any]:
     path = rules_dir() / name
     with path.open("rb") as handle:
         return tomllib.load(handle)
+
+
+def read_user_toml(path: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """Parse a user's TOML file (rules, project configuration); any problem is `error` naming the file and `what`
+    it was meant to be, so the CLI can print it and stop."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as problem:
+        raise error(f"{path}: cannot read {what}: {problem.strerror or problem}") from None
+    except tomllib.TOMLDecodeError as problem:
+        raise error(f"{path}: not valid TOML: {problem}") from None

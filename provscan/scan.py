@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from provscan.notices import Notice, detect_notices, licence_query, load_license
 from provscan.parallel import map_unordered
 from provscan.provenance import attach_licences, attribution_findings, marker_findings, notice_findings
 from provscan.rulebook import load_rulebook
-from provscan.walk import Skip, WalkOptions, WalkReport, walk
+from provscan.walk import Skip, SourceFile, WalkOptions, WalkReport, walk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -37,6 +37,9 @@ class ScanSettings:
     walk: WalkOptions = field(default_factory=WalkOptions)
     rules: tuple[str, ...] = ()  # user rule files on top of the shipped ones
     license_detection: bool = True  # scancode's licence index: ~5 s and 1.4 GB per process on first use
+    scancode_copyrights: bool = True  # refine holders with scancode's cluecode (~0.5 s per process); the hook skips it
+    model_analysis: bool = True  # config/tokenizer/weights of model directories (provscan.models)
+    model_references: tuple[str, ...] | None = None  # reference models to compare them with (None: all registered)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class SubmissionJob:
 
     analysis: AnalysisJob
     rules: tuple[str, ...]
+    scancode_copyrights: bool = True
 
 
 @dataclass
@@ -68,7 +72,7 @@ def analyse_submission(job: SubmissionJob) -> FileAnalysis:
     try:
         rulebook = load_rulebook(job.rules)
         # Licence detection runs in the main process (one 1.4 GB index, not one per worker): see `scan`.
-        notices = detect_notices(path, text, rulebook, licenses=False)
+        notices = detect_notices(path, text, rulebook, licenses=False, scancode_copyrights=job.scancode_copyrights)
         comments = fingerprinted.normalised.comments if fingerprinted else None
         markers = detect_markers(path, text, comments, rulebook)
     except Exception as error:  # noqa: BLE001 - one file's failure is reported, the scan goes on
@@ -100,6 +104,9 @@ class ScanResult:
     findings: list[Finding]
     coverage: Coverage
     notices: list[Notice] = field(default_factory=list)  # every notice found in the submission
+    # Text of each submission file with a finding: reports that show evidence render exactly what was scanned.
+    texts: dict[str, str] = field(default_factory=dict)
+    models: object | None = None  # provscan.models.stage.ModelStageResult when model artifacts were analysed
 
     @property
     def code_findings(self) -> list[CodeMatchFinding]:
@@ -127,11 +134,18 @@ def missing_corpora(names: tuple[str, ...]) -> list[str]:
     return [name for name in names if not corpus_exists(name)]
 
 
-def scan(target: str | Path, settings: ScanSettings, progress: Progress | None = None) -> ScanResult:
-    """Scan a directory, file or archive against the named corpora (which must exist)."""
+def scan(
+    target: str | Path, settings: ScanSettings, progress: Progress | None = None, *,
+    sources: Iterable[SourceFile] | None = None, opened: dict[str, OpenCorpus] | None = None,
+) -> ScanResult:
+    """Scan a directory, file or archive against the named corpora (which must exist).
+
+    `sources` replaces the walk of `target` (the pre-commit hook scans just the staged files); `opened` are corpora
+    the caller keeps open across scans (a batch worker opens its index once for all its submissions).
+    """
     started = time.perf_counter()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    corpora = open_corpora(settings.corpora)
+    corpora = opened if opened is not None else open_corpora(settings.corpora)
     try:
         settings_groups: dict[FingerprintSettings, list[OpenCorpus]] = {}
         for corpus in corpora.values():
@@ -144,8 +158,9 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
             SubmissionJob(
                 AnalysisJob(source.path, source.text, first_settings, settings.min_tokens, keep_comments=True),
                 settings.rules,
+                settings.scancode_copyrights,
             )
-            for source in walk(target, settings.walk, walk_report)
+            for source in (walk(target, settings.walk, walk_report) if sources is None else sources)
         ]
         licence_files = [job.analysis for job in jobs if licence_query(job.analysis.path, job.analysis.text)]
         index_loader = None
@@ -193,13 +208,21 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
         notices_by_path: dict[str, list[Notice]] = {}
         for notice in notices:
             notices_by_path.setdefault(notice.path, []).append(notice)
+        models = None
+        if settings.model_analysis and sources is None:
+            from provscan.models.stage import scan_models
+
+            models, parse_skips = scan_models(target, settings.model_references, [job.analysis.path for job in jobs],
+                                              walk_report, parse_skips)
         findings: list[Finding] = [
             *code_findings,
             *attribution_findings(code_findings, notices_by_path, rulebook),
             *notice_findings(notices, rulebook),
             *marker_findings(markers),
+            *(models.findings if models else []),
         ]
         findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.path, f.start_line, f.kind))
+        with_findings = {f.path for f in findings}
         return ScanResult(
             target=str(target),
             provscan_version=__version__,
@@ -208,7 +231,7 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
             settings=settings,
             corpora=[
                 {"name": c.name, "version": c.meta.get("version", ""), "description": c.meta.get("description", ""),
-                 "built_at": c.meta.get("built_at", ""), **c.index.stats()}
+                 "built_at": c.meta.get("built_at", ""), "source": c.meta.get("source", ""), **c.index.stats()}
                 for c in corpora.values()
             ],
             walk=walk_report,
@@ -221,7 +244,9 @@ def scan(target: str | Path, settings: ScanSettings, progress: Progress | None =
             findings=findings,
             coverage=coverage,
             notices=notices,
+            texts={job.analysis.path: job.analysis.text for job in jobs if job.analysis.path in with_findings},
+            models=models,
         )
     finally:
-        for corpus in corpora.values():
+        for corpus in corpora.values() if opened is None else ():
             corpus.index.close()

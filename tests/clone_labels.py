@@ -71,6 +71,12 @@ def collect_labels(models: Path) -> tuple[list[Label], Counter]:
             if source is None:
                 dropped["source definition not found"] += 1
                 continue
+            if f"{folder}/{module}.py" == relative:
+                # e.g. whisper's tokenizer: an annotation left above the very definition it names once the fast
+                # tokenizer was merged into the same file. The file under test is left out of the corpus, so a
+                # source in the same file can never be found and says nothing about the matcher.
+                dropped["source in the same file"] += 1
+                continue
             labels.append(Label(relative, definition.qualname, definition.start_line, definition.end_line,
                                 f"{folder}/{module}.py", qualname, source.start_line, source.end_line))
     return labels, dropped
@@ -101,6 +107,39 @@ class Twins:
         return content is not None and content == self.content(*b)
 
 
+class LabelSources:
+    """Shingle sets of labelled source definitions, to tell how similar a label's own source is to the copy."""
+
+    def __init__(self, models: Path, k: int) -> None:
+        self.models, self.k = models, k
+        self._files: dict[str, object] = {}
+
+    def _shingles(self, normalised, start: int, end: int):
+        from provscan.fingerprint import unique_shingles
+
+        for fragment in normalised.fragments:
+            if (fragment.start_line, fragment.end_line) == (start, end) and fragment.kind != "file":
+                return unique_shingles(normalised.codes[fragment.tok_start : fragment.tok_end], self.k)
+        return None
+
+    def jaccard(self, analysed, label: Label) -> float:
+        """Jaccard of the annotated definition (as scanned) and its labelled source; 1.0 when either is missing."""
+        import numpy as np
+
+        from provscan.fragments import normalise
+        from provscan.parse import parse_text
+
+        if label.source_path not in self._files:
+            text = (self.models / label.source_path).read_text(encoding="utf-8")
+            self._files[label.source_path] = normalise(parse_text(label.source_path, text), 30)
+        source = self._shingles(self._files[label.source_path], label.source_start, label.source_end)
+        copy = self._shingles(analysed.normalised, label.start_line, label.end_line)
+        if source is None or copy is None:
+            return 1.0
+        shared = np.intersect1d(source, copy).size
+        return shared / (source.size + copy.size - shared)
+
+
 def scan_without_self(path: Path, relative: str, corpus, match_settings):
     """Scan one file (annotations blanked) against the corpus, dropping its own fragments from the candidates."""
     from provscan.findings import build_findings
@@ -117,15 +156,13 @@ def scan_without_self(path: Path, relative: str, corpus, match_settings):
 
 
 def reported_pairs(findings) -> dict[tuple[int, int], tuple]:
-    """(start, end) of each reported submission fragment -> (best source, equally good sources, jaccard)."""
+    """(start, end) of each reported submission fragment -> (best source, equally good sources, jaccard, kind)."""
     pairs = {}
     for finding in findings:
-        also = [(a.source.path, a.source.start_line, a.source.end_line) for a in finding.also_in]
-        best = (finding.source.path, finding.source.start_line, finding.source.end_line)
-        pairs[(finding.start_line, finding.end_line)] = (best, also, finding.jaccard, finding.fragment_kind)
-        for member in finding.members:
-            source = (member.source.path, member.source.start_line, member.source.end_line)
-            pairs[(member.start_line, member.end_line)] = (source, [], member.jaccard, member.kind)
+        for f in finding.fragments():
+            also = [(a.source.path, a.source.start_line, a.source.end_line) for a in f.also_in]
+            pairs[(f.start_line, f.end_line)] = ((f.source.path, f.source.start_line, f.source.end_line), also,
+                                                 f.jaccard, f.kind)
     return pairs
 
 
@@ -136,6 +173,7 @@ def evaluate(files, by_file, models: Path, corpus, twins: Twins, match_settings)
     totals: Counter = Counter()
     unverified: list[tuple] = []
     failures: list[tuple] = []
+    sources = LabelSources(models, corpus.settings.k)
     for relative in files:
         findings, analysed = scan_without_self(models / relative, relative, corpus, match_settings)
         pairs = reported_pairs(findings)
@@ -153,9 +191,14 @@ def evaluate(files, by_file, models: Path, corpus, twins: Twins, match_settings)
                 outcome["missed"] += 1
                 failures.append((relative, label, "not reported", None))
                 continue
-            best, also, _jaccard, _kind = reported
+            best, also, jaccard, _kind = reported
             outcome["recall@1 strict"] += best == truth
-            outcome["recall@1 twins"] += twins.same(best, truth)
+            right = twins.same(best, truth)
+            outcome["recall@1 twins"] += right
+            # A different source that is at least as similar as the annotated one is a true statement about the
+            # code (copies of copies: nemotron's and persimmon's rotary embeddings are closer to each other than to
+            # llama's, which both name).
+            outcome["right or as similar"] += right or jaccard >= sources.jaccard(analysed, label) - 1e-9
             found = any(twins.same(s, truth) for s in [best, *also])
             outcome["recall"] += found
             if not found:

@@ -46,12 +46,7 @@ def _build(tmp_path: Path, folders: list[str], name: str = "models") -> None:
 
 def _locations(result) -> dict[tuple[str, int, int], tuple]:
     """(path, start, end) of every reported submission fragment (own findings and folded members)."""
-    found = {}
-    for finding in result.code_findings:
-        found[(finding.path, finding.start_line, finding.end_line)] = (finding.source, finding.also_in)
-        for member in finding.members:
-            found[(finding.path, member.start_line, member.end_line)] = (member.source, [])
-    return found
+    return {f.span: (f.source, f.also_in) for finding in result.code_findings for f in finding.fragments()}
 
 
 def test_each_mutated_definition_maps_to_its_true_source_lines(tmp_path, submission):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from provscan.fragments import normalise
@@ -87,3 +88,32 @@ def test_share_of_chinese_comments():
     assert "comments.chinese" not in markers_of("a.py", korean)
     few = "# 注释\nx = 1\n"
     assert "comments.chinese" not in markers_of("b.py", few)
+
+
+def _every_line_with_every_rule(path: str, text: str) -> list[tuple[str, int, list]]:
+    """The plain definition of a marker rule's hits (each line searched with each rule), as an oracle for the
+    faster whole-file search `detect_markers` does."""
+    found = []
+    for rule in RULES.markers.values():
+        lines = [(n, m.group(0)[:200]) for n, line in enumerate(text.split("\n"), 1)
+                 if (m := rule.pattern.search(line.rstrip("\r")))]
+        name = path.rsplit("/", 1)[-1]
+        if lines and (not rule.files or any(fnmatch.fnmatch(name, pattern) for pattern in rule.files)):
+            found.append((rule.id, len(lines), lines[:10]))
+    return sorted(found)
+
+
+def test_whole_file_search_finds_exactly_the_lines_a_line_by_line_search_finds():
+    models = transformers_models()
+    paths = sorted(models.glob("*/modeling_*.py"))[::9] + sorted(models.glob("*/modular_*.py"))[::9]
+    tricky = ("# Copied from\ntransformers.models.qwen2 -- a note broken over a line\r\n"
+              "x = 1  # Adapted from https://github.com/QwenLM/Qwen2 and huggingface.co/deepseek-ai/x\r\n"
+              "\x0c\n# 参考 Qwen 的实现代码\nQwen2Model Qwen2Model GLM-4.5 THUDM\n")
+    cases = [(str(p.relative_to(models)), p.read_text(encoding="utf-8")) for p in paths] + [("tricky.py", tricky)]
+    matched_somewhere = 0
+    for path, text in cases:
+        fast = sorted((hit.rule_id, hit.count, hit.lines)
+                      for hit in detect_markers(path, text, None, RULES) if not hit.rule_id.startswith("config."))
+        assert fast == _every_line_with_every_rule(path, text), path
+        matched_somewhere += bool(fast)
+    assert matched_somewhere >= len(cases) // 2  # the comparison is about real hits, not empty lists

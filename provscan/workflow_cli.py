@@ -1,0 +1,316 @@
+"""Commands for the workflows beside the one-off scan: `provscan hook`, `provscan baseline ...`, `provscan batch`.
+
+A module of its own, registered on the `cli` group by `provscan.cli`, so the main command module stays small; like
+it, this one imports only click at start-up (a pre-commit hook runs on every commit) and the engine inside the
+commands. It does not import `provscan.cli` (no import cycle), hence its own two-line `_fail`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+FAIL_ON = ("off", "low", "medium", "high")
+BASELINE_FILE = ".provscan-baseline.json"  # where `provscan baseline create` writes by default
+
+
+def _fail(message: str) -> None:
+    click.echo(f"provscan: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _engine_options(command):
+    """Options of every command that scans: corpora, thresholds, excludes, rules, workers."""
+    options = [
+        click.option("--corpus", "corpora", multiple=True, metavar="NAME",
+                     help="Corpus to match against (repeatable; default: transformers)."),
+        click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
+                     help="Minimum Jaccard similarity of a reported match (default 0.5)."),
+        click.option("--min-containment", type=click.FloatRange(0.0, 1.0), default=None,
+                     help="Share of either fragment found in the other that also reports a match (default 0.8)."),
+        click.option("--min-shared-shingles", type=click.IntRange(1), default=None,
+                     help="Fewest shared shingles a reported match has (default 30)."),
+        click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens."),
+        click.option("--exclude", multiple=True, metavar="PATTERN", help="gitignore-style pattern to skip."),
+        click.option("--max-file-size", type=click.IntRange(1), default=None, metavar="BYTES",
+                     help="Skip files larger than this (default 2 MB)."),
+        click.option("--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                     metavar="FILE", help="Extra watch-list/marker rules (TOML, repeatable)."),
+        click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Worker processes."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _baseline_option(command):
+    return click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=Path(BASELINE_FILE),
+                        show_default=True, help="Baseline of accepted findings (used when the file exists).")(command)
+
+
+def _walk_options(exclude: tuple[str, ...], max_file_size: int | None):
+    from provscan.walk import WalkOptions
+
+    options = WalkOptions(exclude=tuple(exclude))
+    return options if max_file_size is None else WalkOptions(exclude=tuple(exclude), max_file_bytes=max_file_size)
+
+
+def _settings(names: tuple[str, ...], rules: tuple[str, ...], walk, jobs: int, thresholds: dict, **flags):
+    """ScanSettings from the options: match thresholds and min-tokens given on the command line or in the config."""
+    from dataclasses import replace
+
+    from provscan.scan import ScanSettings
+
+    settings = ScanSettings(corpora=names, jobs=jobs, rules=rules, walk=walk, **flags)
+    given = {key: value for key, value in thresholds.items() if value is not None}
+    settings.min_tokens = given.pop("min_tokens", settings.min_tokens)
+    settings.match = replace(settings.match, **given)
+    return settings
+
+
+def _ready_corpora(corpora: tuple[str, ...], jobs: int | None) -> tuple[str, ...]:
+    """The corpus names to use; the default corpus is built first if it is missing or outdated."""
+    from provscan.corpus import DEFAULT_CORPUS, CorpusError, build_default_corpus, corpus_is_current
+    from provscan.scan import missing_corpora
+
+    names = tuple(corpora) or (DEFAULT_CORPUS,)
+    try:  # a shared index that cannot be reached is a CorpusError naming it, not a traceback
+        others = [name for name in missing_corpora(names) if name != DEFAULT_CORPUS]
+        if others:
+            _fail(f"no corpus named {', '.join(map(repr, others))} (see `provscan corpus list`)")
+        if DEFAULT_CORPUS in names and not corpus_is_current(DEFAULT_CORPUS):
+            click.echo("provscan: building the default corpus first (once, well under a minute)", err=True)
+            build_default_corpus(jobs=jobs)
+    except CorpusError as error:
+        _fail(str(error))
+    return names
+
+
+def _check_rules(rule_files) -> tuple[str, ...]:
+    from provscan.rulebook import RuleError, load_rulebook
+
+    try:
+        load_rulebook(tuple(rule_files))
+    except RuleError as error:
+        _fail(str(error))
+    return tuple(str(p) for p in rule_files)
+
+
+def _fast_scan(target: str, paths: list[str] | None, corpora, min_similarity, min_containment, min_shared_shingles,
+               min_tokens, exclude, max_file_size, rule_files, jobs, baseline: Path):
+    """Scan with the hook's settings: the given `paths` only, or the whole `target` when paths is None.
+
+    The baseline file is never scanned: its messages name model families and sources, which markers would flag.
+    """
+    from provscan.corpus import CorpusError
+    from provscan.hook import FAST_PATH, given_files
+    from provscan.index import CorpusIndexError
+    from provscan.scan import scan
+    from provscan.walk import WalkError, WalkReport
+
+    rules = _check_rules(rule_files)
+    names = _ready_corpora(corpora, jobs)
+    own = Path(baseline).resolve()
+    if own.is_relative_to(Path.cwd().resolve()):
+        exclude = (*exclude, "/" + own.relative_to(Path.cwd().resolve()).as_posix())
+    walk = _walk_options(exclude, max_file_size)
+    thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
+                  "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
+    settings = _settings(names, rules, walk, jobs or 1, thresholds, **FAST_PATH)
+    report = WalkReport()
+    try:
+        sources = None if paths is None else list(given_files(paths, walk, report))
+        result = scan(target, settings, sources=sources)
+    except (WalkError, CorpusError, CorpusIndexError) as error:
+        _fail(str(error))
+    if sources is not None:
+        report.warnings += result.walk.warnings  # problems found while analysing the files the hook read
+        report.warning_counts += result.walk.warning_counts
+        result.walk = report
+        texts = {source.path: source.text for source in sources}
+    else:
+        texts = _texts_of(result, Path(target))
+    return result, texts
+
+
+def _texts_of(result, root: Path) -> dict[str, str]:
+    """Texts of the files with findings (for inline ignores): from the result when it keeps them, else from disk."""
+    texts = dict(getattr(result, "texts", None) or {})
+    for path in {f.path for f in result.findings} - set(texts):
+        candidate = root / path if root.is_dir() else root
+        if "!/" not in path and candidate.is_file():
+            texts[path] = candidate.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def _load_baseline(path: Path | None):
+    from provscan.baseline import Baseline, BaselineError
+
+    if path is None or not path.exists():
+        return None
+    try:
+        return Baseline.load(path)
+    except BaselineError as error:
+        _fail(str(error))
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=str))
+@_engine_options
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="medium", show_default=True,
+              help="Exit 1 when a new finding has at least this severity.")
+@_baseline_option
+def hook(files, corpora, min_similarity, min_containment, min_shared_shingles, min_tokens, exclude, max_file_size,
+         rule_files, jobs, fail_on, baseline) -> None:
+    """Scan just FILES (pre-commit passes the staged files): corpus look-up, notices and markers, no licence index.
+
+    Prints file:line, what matched and a one-line hint per new finding (not in the baseline, not ignored inline)
+    and exits 1 when one reaches --fail-on.
+    """
+    if not files:
+        return
+    accepted = _load_baseline(baseline)
+    result, texts = _fast_scan(".", list(files), corpora, min_similarity, min_containment, min_shared_shingles,
+                               min_tokens, exclude, max_file_size, rule_files, jobs, baseline)
+    from provscan.baseline import suppress
+    from provscan.hook import terminal_lines
+
+    left = suppress(result.findings, accepted, texts)
+    for line in terminal_lines(left.findings):
+        click.echo(line)
+    threshold = FAIL_ON.index(fail_on)
+    failing = [f for f in left.findings if threshold and FAIL_ON.index(f.severity) >= threshold]
+    quiet = []
+    if left.by_baseline:
+        quiet.append(f"{left.by_baseline} accepted by {baseline}")
+    if left.inline:
+        quiet.append(f"{left.inline} ignored inline")
+    skipped = sum(result.walk.skipped.values())  # not read at all (files without a parser still get notices read)
+    summary = (f"provscan: {len(left.findings)} new finding(s) in {result.walk.files_yielded} file(s) read"
+               + (f", {skipped} skipped" if skipped else "") + (f" ({'; '.join(quiet)})" if quiet else ""))
+    click.echo(summary, err=True)
+    if failing:
+        click.echo(f"provscan: commit refused: {len(failing)} finding(s) at or above {fail_on!r}", err=True)
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.group()
+def baseline() -> None:
+    """Accept the findings a code base already has, so the hook reports only new ones."""
+
+
+def _baseline_command(name: str, doc: str):
+    @_engine_options
+    @_baseline_option
+    def command(corpora, min_similarity, min_containment, min_shared_shingles, min_tokens, exclude, max_file_size,
+                rule_files, jobs, baseline) -> None:
+        from provscan.baseline import Baseline, BaselineError, suppress
+
+        previous = Baseline()
+        if name == "update":
+            previous = _load_baseline(baseline) or Baseline()
+        elif baseline.exists():
+            _fail(f"{baseline}: a baseline exists already; use `provscan baseline update`")
+        # Always the current directory: finding ids hash paths, which must read as the hook sees them (relative
+        # to the repository root, where pre-commit runs).
+        result, texts = _fast_scan(".", None, corpora, min_similarity, min_containment, min_shared_shingles,
+                                   min_tokens, exclude, max_file_size, rule_files, jobs, baseline)
+        findings = suppress(result.findings, None, texts).findings  # inline-ignored findings need no entry
+        current, added, removed = previous.updated(findings)
+        try:
+            current.save(baseline)
+        except BaselineError as error:
+            _fail(str(error))
+        click.echo(f"baseline {baseline}: {len(current.entries)} accepted finding(s) "
+                   f"({added} added, {removed} no longer found)")
+
+    command.__doc__ = doc
+    return baseline.command(name)(command)
+
+
+_baseline_command("create", "Scan the current directory (the repository root) and accept every finding in a new "
+                            "baseline.")
+_baseline_command("update", "Rescan the current directory and make the baseline exactly its current findings (new "
+                            "ones accepted, fixed ones dropped).")
+
+
+@click.command()
+@click.argument("source", metavar="DIR_OR_LIST", type=click.Path(exists=True, path_type=Path))
+@_engine_options
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("provscan-batch"), show_default=True, help="Directory for the reports and the index page.")
+@click.option("--no-license-detection", is_flag=True,
+              help="Skip scancode's licence detection (its index costs ~5 s and 1.4 GB per worker).")
+@click.option("--no-cross", is_flag=True, help="Do not compare the submissions with each other.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="off", show_default=True,
+              help="Exit 1 when a submission has a finding of at least this severity.")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Run the scans as Dask tasks on this scheduler (tcp://host:8786); workers need provscan, the "
+              "corpus index (e.g. --index redis://...) and OUTPUT under the same path.")
+def batch(source, corpora, min_similarity, min_containment, min_shared_shingles, min_tokens, exclude, max_file_size,
+          rule_files, jobs, out_dir, no_license_detection, no_cross, fail_on, scheduler) -> None:
+    """Scan every submission of DIR_OR_LIST (each subdirectory or archive, or one path a line) into OUTPUT.
+
+    Submissions are scanned --jobs at a time; a rerun skips those unchanged since; each also gets compared with
+    the others (pairs sharing code, with evidence). OUTPUT/index.html ranks them and links to each report.
+    """
+    from provscan.batch import BatchError, run_batch
+    from provscan.parallel import default_jobs
+
+    rules = _check_rules(rule_files)
+    names = _ready_corpora(corpora, jobs)
+    workers = jobs or default_jobs()
+    thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
+                  "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
+    # Each submission is scanned in one worker process; the parallelism is across submissions.
+    settings = _settings(names, rules, _walk_options(exclude, max_file_size), 1, thresholds,
+                         license_detection=not no_license_detection)
+    try:
+        with _BatchProgress() as progress:
+            outcome = run_batch(source, out_dir, settings, workers, progress, cross=not no_cross, scheduler=scheduler)
+    except BatchError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        kept = len(list(out_dir.glob("submissions/*/status.json")))
+        click.echo(f"provscan: batch interrupted; {kept} finished submission(s) kept in {out_dir}, a rerun goes on "
+                   "from there", err=True)
+        sys.exit(130)
+    errors = [s for s in outcome.statuses if s.get("status") != "ok"]
+    click.echo(f"provscan batch: {len(outcome.statuses)} submission(s) in {outcome.seconds:.1f}s "
+               f"({outcome.resumed} unchanged, not rescanned; {len(errors)} could not be scanned); "
+               f"{len(outcome.pairs)} pair(s) share code; index: {out_dir / 'index.html'}")
+    for status in errors:
+        click.echo(f"provscan: {status['name']}: {status.get('error', 'unknown error')}", err=True)
+    threshold = FAIL_ON.index(fail_on)
+    if threshold and any(
+        sum(s.get("findings", {}).get(level, 0) for level in FAIL_ON[threshold:]) for s in outcome.statuses
+    ):
+        sys.exit(EXIT_FINDINGS)
+
+
+class _BatchProgress:
+    """A rich progress bar on stderr across submissions, then across comparisons (shown only on a terminal)."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=console, transient=True, disable=not console.is_terminal)
+        self.bar.__enter__()
+        self.tasks: dict[str, int] = {}
+        return self.update
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            label = "scanning submissions" if stage == "scan" else "comparing submissions"
+            self.tasks[stage] = self.bar.add_task(label, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
