@@ -18,7 +18,7 @@ import sysconfig
 from importlib import metadata
 from pathlib import Path
 
-from common import REPO, private_cache
+from common import REPO, build_default_corpus, private_cache
 
 STDLIB = ("email", "json", "http", "logging", "asyncio", "concurrent")
 SITE = ("click", "rich", "pathspec", "jinja2")
@@ -35,10 +35,7 @@ def main() -> None:
     parser.add_argument("--scan-args", default="", help="extra `provscan scan` options")
     args = parser.parse_args()
     private_cache()
-    build = subprocess.run([sys.executable, "-m", "provscan", "corpus", "build-default"], cwd=REPO,
-                           capture_output=True, text=True)
-    if build.returncode:
-        sys.exit(build.stderr)
+    build_default_corpus()
     total = files = 0
     for package in packages():
         done = subprocess.run([sys.executable, "-m", "provscan", "scan", str(package), "--format", "json",

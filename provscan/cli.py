@@ -1,7 +1,8 @@
 """Command line: `provscan scan`, `provscan corpus ...`.
 
 Heavy modules (tree-sitter, numpy, datasketch) are imported inside the commands, so `provscan --help` starts fast.
-Exit codes: 0 nothing at or above --fail-on, 1 findings at or above --fail-on, 2 usage or fatal error.
+Exit codes (`provscan.cli_common`): 0 nothing at or above --fail-on, 1 findings at or above --fail-on, 2 usage or
+fatal error.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from pathlib import Path
 import click
 
 from provscan import __version__
+from provscan.cli_common import EXIT_FINDINGS, FAIL_ON, check_rules, settings_from_options, walk_options
+from provscan.cli_common import fail as _fail
 
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
-FAIL_ON = ("off", "low", "medium", "high")
 REPORT_FORMATS = ("text", "json", "html", "sarif")
 
 
@@ -43,11 +43,6 @@ def _progress(description: str):
             bar.update(task, completed=done, total=total)
 
         yield update
-
-
-def _fail(message: str) -> None:
-    click.echo(f"provscan: error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,33 +111,20 @@ def main() -> None:
 def scan(target, corpora, fmt, output, html_output, min_similarity, min_containment, min_shared_shingles, min_tokens,
          fail_on, exclude, max_file_size, jobs, rule_files, no_license_detection) -> None:
     """Scan TARGET (a directory, file or archive) against the corpora."""
-    from dataclasses import replace
-
     from provscan.corpus import DEFAULT_CORPUS, CorpusError, corpus_is_current
     from provscan.index import CorpusIndexError
-    from provscan.rulebook import RuleError, load_rulebook
-    from provscan.scan import ScanSettings, missing_corpora
+    from provscan.scan import missing_corpora
     from provscan.scan import scan as run_scan
-    from provscan.walk import WalkError, WalkOptions
+    from provscan.walk import WalkError
 
     if not target.exists():
         _fail(f"{target}: no such file or directory")
-    try:
-        load_rulebook(tuple(rule_files))  # validate before any work: a bad rule is the user's to fix
-    except RuleError as error:
-        _fail(str(error))
+    rules = check_rules(rule_files)
     names = tuple(corpora) or (DEFAULT_CORPUS,)
-    settings = ScanSettings(corpora=names, jobs=jobs, rules=tuple(str(p) for p in rule_files),
-                            license_detection=not no_license_detection)
-    overrides = {"min_similarity": min_similarity, "min_containment": min_containment,
-                 "min_shared_shingles": min_shared_shingles}
-    settings.match = replace(settings.match, **{k: v for k, v in overrides.items() if v is not None})
-    if min_tokens is not None:
-        settings.min_tokens = min_tokens
-    walk_options = WalkOptions(exclude=tuple(exclude))
-    if max_file_size is not None:
-        walk_options = replace(walk_options, max_file_bytes=max_file_size)
-    settings.walk = walk_options
+    thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
+                  "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
+    settings = settings_from_options(names, rules, walk_options(exclude, max_file_size), jobs, thresholds,
+                                     license_detection=not no_license_detection)
 
     try:
         missing = missing_corpora(names)

@@ -57,8 +57,9 @@ def _rule_hits(path: str, text: str, rulebook: Rulebook) -> list[MarkerHit]:
         touched: set[int] = set()
         for match in _anywhere(rule.pattern).finditer(text):
             if line_starts is None:
-                lines = [line.rstrip("\r") for line in text.split("\n")]
-                line_starts = list(accumulate((len(line) + 1 for line in text.split("\n")), initial=0))
+                raw = text.split("\n")
+                line_starts = list(accumulate((len(line) + 1 for line in raw), initial=0))
+                lines = [line.rstrip("\r") for line in raw]
             first = bisect_right(line_starts, match.start()) - 1
             last = bisect_right(line_starts, max(match.end() - 1, match.start())) - 1
             touched.update(range(first, last + 1))

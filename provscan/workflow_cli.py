@@ -2,7 +2,7 @@
 
 A module of its own, registered on the `cli` group by `provscan.cli`, so the main command module stays small; like
 it, this one imports only click at start-up (a pre-commit hook runs on every commit) and the engine inside the
-commands. It does not import `provscan.cli` (no import cycle), hence its own two-line `_fail`.
+commands. It does not import `provscan.cli` (no import cycle); what both need is in `provscan.cli_common`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ from pathlib import Path
 
 import click
 
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
-FAIL_ON = ("off", "low", "medium", "high")
+from provscan.cli_common import EXIT_FINDINGS, FAIL_ON, check_rules, settings_from_options, walk_options
+from provscan.cli_common import fail as _fail
+
 BASELINE_FILE = ".provscan-baseline.json"  # where `provscan baseline create` writes by default
-
-
-def _fail(message: str) -> None:
-    click.echo(f"provscan: error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 def _engine_options(command):
@@ -52,26 +47,6 @@ def _baseline_option(command):
                         show_default=True, help="Baseline of accepted findings (used when the file exists).")(command)
 
 
-def _walk_options(exclude: tuple[str, ...], max_file_size: int | None):
-    from provscan.walk import WalkOptions
-
-    options = WalkOptions(exclude=tuple(exclude))
-    return options if max_file_size is None else WalkOptions(exclude=tuple(exclude), max_file_bytes=max_file_size)
-
-
-def _settings(names: tuple[str, ...], rules: tuple[str, ...], walk, jobs: int, thresholds: dict, **flags):
-    """ScanSettings from the options: match thresholds and min-tokens given on the command line or in the config."""
-    from dataclasses import replace
-
-    from provscan.scan import ScanSettings
-
-    settings = ScanSettings(corpora=names, jobs=jobs, rules=rules, walk=walk, **flags)
-    given = {key: value for key, value in thresholds.items() if value is not None}
-    settings.min_tokens = given.pop("min_tokens", settings.min_tokens)
-    settings.match = replace(settings.match, **given)
-    return settings
-
-
 def _ready_corpora(corpora: tuple[str, ...], jobs: int | None) -> tuple[str, ...]:
     """The corpus names to use; the default corpus is built first if it is missing or outdated."""
     from provscan.corpus import DEFAULT_CORPUS, CorpusError, build_default_corpus, corpus_is_current
@@ -90,16 +65,6 @@ def _ready_corpora(corpora: tuple[str, ...], jobs: int | None) -> tuple[str, ...
     return names
 
 
-def _check_rules(rule_files) -> tuple[str, ...]:
-    from provscan.rulebook import RuleError, load_rulebook
-
-    try:
-        load_rulebook(tuple(rule_files))
-    except RuleError as error:
-        _fail(str(error))
-    return tuple(str(p) for p in rule_files)
-
-
 def _fast_scan(target: str, paths: list[str] | None, corpora, min_similarity, min_containment, min_shared_shingles,
                min_tokens, exclude, max_file_size, rule_files, jobs, baseline: Path):
     """Scan with the hook's settings: the given `paths` only, or the whole `target` when paths is None.
@@ -112,15 +77,15 @@ def _fast_scan(target: str, paths: list[str] | None, corpora, min_similarity, mi
     from provscan.scan import scan
     from provscan.walk import WalkError, WalkReport
 
-    rules = _check_rules(rule_files)
+    rules = check_rules(rule_files)
     names = _ready_corpora(corpora, jobs)
     own = Path(baseline).resolve()
     if own.is_relative_to(Path.cwd().resolve()):
         exclude = (*exclude, "/" + own.relative_to(Path.cwd().resolve()).as_posix())
-    walk = _walk_options(exclude, max_file_size)
+    walk = walk_options(exclude, max_file_size)
     thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
                   "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
-    settings = _settings(names, rules, walk, jobs or 1, thresholds, **FAST_PATH)
+    settings = settings_from_options(names, rules, walk, jobs or 1, thresholds, **FAST_PATH)
     report = WalkReport()
     try:
         sources = None if paths is None else list(given_files(paths, walk, report))
@@ -261,13 +226,13 @@ def batch(source, corpora, min_similarity, min_containment, min_shared_shingles,
     from provscan.batch import BatchError, run_batch
     from provscan.parallel import default_jobs
 
-    rules = _check_rules(rule_files)
+    rules = check_rules(rule_files)
     names = _ready_corpora(corpora, jobs)
     workers = jobs or default_jobs()
     thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
                   "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
     # Each submission is scanned in one worker process; the parallelism is across submissions.
-    settings = _settings(names, rules, _walk_options(exclude, max_file_size), 1, thresholds,
+    settings = settings_from_options(names, rules, walk_options(exclude, max_file_size), 1, thresholds,
                          license_detection=not no_license_detection)
     try:
         with _BatchProgress() as progress:

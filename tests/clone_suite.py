@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.mutate_code import CLONE_TYPES, functions_of, leaf_types, make_clones, near_clone, wrap
+from tests.mutate_code import CLONE_TYPES, functions_of, leaf_types, make_clones, near_clone, suffix_of, wrap
 
 
 @dataclass
@@ -45,7 +45,7 @@ def build_language(root: Path, language: str, texts: Iterable[str], functions: i
         suite.files_read += 1
         pool.extend(functions_of(text, language))
     rng.shuffle(pool)
-    suffix = ".cpp" if language == "cpp" else ".cu" if language == "cuda" else None
+    ext = suffix_of(language)
     base = root / language
     (base / "orig").mkdir(parents=True)
     (base / "sub").mkdir()
@@ -66,7 +66,6 @@ def build_language(root: Path, language: str, texts: Iterable[str], functions: i
             suite.near_clones_left_out += 1
             continue
         shapes.append(shape)
-        ext = suffix or sorted(spec.extensions)[0]
         index = len(suite.originals)
         if index < functions:
             try:

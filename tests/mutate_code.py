@@ -50,12 +50,13 @@ def _spec(language: str) -> LanguageSpec:
     return all_languages()[language]
 
 
-def _suffix(language: str) -> str:
+def suffix_of(language: str) -> str:
+    """The file suffix the suite writes a language's functions with (C++'s first suffix sorted is ".c++")."""
     return sorted(_spec(language).extensions)[0] if language != "cpp" else ".cpp"
 
 
 def _tree(source: str, language: str):
-    return parse_text(f"x{_suffix(language)}", source, _spec(language))
+    return parse_text(f"x{suffix_of(language)}", source, _spec(language))
 
 
 def _walk(node):
