@@ -204,7 +204,14 @@ def main() -> None:
     say("|---|---|---|---|---|---|---|")
     for kind, (tp, fp, fn) in totals.items():
         precision, recall, score = f1(tp, fp, fn)
-        say(f"| {kind} | {tp} | {fp} | {fn} | {precision:.3f} | {recall:.3f} | {score:.3f} |")
+        say(f"| {kind} | {tp} | {fp} | {fn} | {precision:.3f} | {recall:.3f} | {score:.4f} |")
+    missed = [f"{clone.name} ({suite.language}, Jaccard {relaxed.get((original, clone), 0.0):.2f})"
+              for suite in suites for kind in CLONE_TYPES
+              for original, clone in zip(suite.originals, suite.clones[kind], strict=True)
+              if (original, clone) not in defaults]
+    say()
+    say(f"Clones missed at the defaults (Jaccard with their original, from the relaxed scan): "
+        f"{', '.join(missed) or 'none'}")
     for tool, by_kind in pooled.items():
         if not by_kind:
             continue
@@ -212,7 +219,8 @@ def main() -> None:
         say(f"Threshold curve, {tool} (all languages pooled; precision / recall / false-positive rate at each "
             f"{'Jaccard' if tool == 'provscan' else 'similarity'} threshold):")
         say()
-        say("| clone type | " + " | ".join(f">= {t:.1f}" for t in THRESHOLDS) + " | ROC AUC | best F1 (threshold) |")
+        say("| clone type | " + " | ".join(f">= {t:.1f}" for t in THRESHOLDS)
+            + " | ROC AUC | best F1 (threshold; TP/FP/FN there) |")
         say("|---|" + "---|" * (len(THRESHOLDS) + 2))
         for kind, parts in by_kind.items():
             merged = Scored([s for p in parts for s in p.scores], [b for p in parts for b in p.positive])
@@ -223,7 +231,9 @@ def main() -> None:
                 fp = merged.counts(threshold)[1]
                 cells.append(f"{precision:.2f} / {recall:.2f} / {fp / negatives:.4f}")
             best, threshold = merged.best_f1()
-            say(f"| {kind} | " + " | ".join(cells) + f" | {merged.roc_auc():.3f} | {best:.3f} ({threshold:.2f}) |")
+            tp, fp, fn = merged.counts(threshold)
+            say(f"| {kind} | " + " | ".join(cells) + f" | {merged.roc_auc():.3f} | {best:.4f} ({threshold:.2f}; "
+                f"{tp}/{fp}/{fn}) |")
     if args.write_docs:
         write_docs("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)

@@ -15,7 +15,14 @@ from pathlib import Path
 import click
 
 from provscan import __version__
-from provscan.cli_common import EXIT_FINDINGS, FAIL_ON, check_rules, settings_from_options, walk_options
+from provscan.cli_common import (
+    EXIT_FINDINGS,
+    FAIL_ON,
+    check_rules,
+    settings_from_options,
+    threshold_options,
+    walk_options,
+)
 from provscan.cli_common import fail as _fail
 
 REPORT_FORMATS = ("text", "json", "html", "sarif")
@@ -91,13 +98,7 @@ def main() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
 @click.option("--html", "html_output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the self-contained HTML report to FILE.")
-@click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Minimum Jaccard similarity of a reported match (default 0.5).")
-@click.option("--min-containment", type=click.FloatRange(0.0, 1.0), default=None,
-              help="Share of either fragment found in the other that also reports a match (default 0.8).")
-@click.option("--min-shared-shingles", type=click.IntRange(1), default=None,
-              help="Fewest shared shingles a reported match has (default 30): below that, overlaps are boilerplate.")
-@click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens.")
+@threshold_options
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="off", show_default=True,
               help="Exit 1 when a finding has at least this severity.")
 @click.option("--exclude", multiple=True, metavar="PATTERN", help="gitignore-style pattern to skip (repeatable).")
@@ -108,8 +109,8 @@ def main() -> None:
               metavar="FILE", help="Extra watch-list/marker rules (TOML, repeatable); same ids replace shipped ones.")
 @click.option("--no-license-detection", is_flag=True,
               help="Skip scancode's licence detection (its index costs ~5 s and 1.4 GB); copyrights still found.")
-def scan(target, corpora, fmt, output, html_output, min_similarity, min_containment, min_shared_shingles, min_tokens,
-         fail_on, exclude, max_file_size, jobs, rule_files, no_license_detection) -> None:
+def scan(target, corpora, fmt, output, html_output, fail_on, exclude, max_file_size, jobs, rule_files,
+         no_license_detection, **thresholds) -> None:
     """Scan TARGET (a directory, file or archive) against the corpora."""
     from provscan.corpus import DEFAULT_CORPUS, CorpusError, corpus_is_current
     from provscan.index import CorpusIndexError
@@ -121,8 +122,6 @@ def scan(target, corpora, fmt, output, html_output, min_similarity, min_containm
         _fail(f"{target}: no such file or directory")
     rules = check_rules(rule_files)
     names = tuple(corpora) or (DEFAULT_CORPUS,)
-    thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
-                  "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
     settings = settings_from_options(names, rules, walk_options(exclude, max_file_size), jobs, thresholds,
                                      license_detection=not no_license_detection)
 

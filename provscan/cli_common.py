@@ -32,6 +32,29 @@ def check_rules(rule_files) -> tuple[str, ...]:
     return tuple(str(p) for p in rule_files)
 
 
+THRESHOLD_OPTIONS = (
+    click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
+                 help="Minimum Jaccard similarity of a reported match (default 0.5)."),
+    click.option("--min-containment", type=click.FloatRange(0.0, 1.0), default=None,
+                 help="Share of either fragment found in the other that also reports a match (default 0.8)."),
+    click.option("--min-alignment", type=click.FloatRange(0.0, 1.0), default=None,
+                 help="Share of both fragments' tokens shared in the same order that also reports a match, for "
+                 "copies edited statement by statement (default 0.8)."),
+    click.option("--min-shared-shingles", type=click.IntRange(1), default=None,
+                 help="Fewest shared shingles a reported match has (default 30): below that, overlaps are "
+                 "boilerplate."),
+    click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens."),
+)
+
+
+def threshold_options(command):
+    """The match thresholds every scanning command takes; they reach the command as keyword arguments, which it
+    passes on whole (`**thresholds`) to `settings_from_options`."""
+    for option in reversed(THRESHOLD_OPTIONS):
+        command = option(command)
+    return command
+
+
 def walk_options(exclude: tuple[str, ...], max_file_size: int | None):
     from provscan.walk import WalkOptions
 

@@ -61,6 +61,7 @@ KEYS: dict[str, Key] = {
     "exclude": Key("exclude", "a list of gitignore-style patterns", _is_strings),
     "min-similarity": Key("min_similarity", "a number from 0 to 1", _is_fraction, lambda v, _b: float(v)),
     "min-containment": Key("min_containment", "a number from 0 to 1", _is_fraction, lambda v, _b: float(v)),
+    "min-alignment": Key("min_alignment", "a number from 0 to 1", _is_fraction, lambda v, _b: float(v)),
     "min-shared-shingles": Key("min_shared_shingles", "an integer >= 1", lambda v: _is_int(v, 1)),
     "min-tokens": Key("min_tokens", "an integer >= 5", lambda v: _is_int(v, 5)),
     "max-file-size": Key("max_file_size", "an integer number of bytes >= 1", lambda v: _is_int(v, 1)),

@@ -19,7 +19,7 @@ import numpy as np
 import xxhash
 
 from provscan.fingerprint import FingerprintedFile, shingles
-from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, evidence
+from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, aligned_coverage, evidence
 
 SEVERITIES = ("low", "medium", "high")
 TIE_TOLERANCE = 0.02  # Jaccard difference within which two sources count as equally good
@@ -74,6 +74,7 @@ class CodeMatchFinding(Finding):
     containment: float
     source_containment: float
     shared_shingles: int
+    alignment: float
     evidence: list[EvidenceBlock]
     source_notices: list[dict]
     also_in: list[AlsoIn] = field(default_factory=list)
@@ -124,7 +125,8 @@ def severity_of(match: Match) -> str:
         return "low"
     if match.jaccard >= 0.8 or (match.containment >= 0.9 and match.shared >= 50):
         return "high"
-    if match.jaccard >= 0.6 or max(match.containment, match.source_containment) >= 0.8:
+    if (match.jaccard >= 0.6 or max(match.containment, match.source_containment) >= 0.8
+            or (match.alignment or 0.0) >= MatchSettings.min_alignment):
         return "medium"
     return "low"
 
@@ -174,11 +176,15 @@ def build_findings(
             if ancestor is not None:
                 parent_finding, parent_files = ancestor
                 best_jaccard = max(m.jaccard for m in ranked)
-                folded = next((m for m in ranked if m.source_file_key in parent_files), None)
-                # Fold only when the enclosing finding's file holds a match as good as this fragment's best;
-                # otherwise the fragment's own best source (and its twins) must be reported.
-                if folded is not None and folded.jaccard >= best_jaccard - TIE_TOLERANCE:
-                    blocks, lines = _evidence(nf, fragment_index, folded, corpora, min_run)
+                # Fold only when one of the enclosing finding's files holds a match as good as this fragment's best
+                # (its own source file first, so nested code points into the file the finding names); otherwise
+                # the fragment's own best source (and its twins) must be reported.
+                parent_source = (parent_finding.source.corpus, parent_finding.source.path)
+                good = [m for m in ranked if m.source_file_key in parent_files
+                        and m.jaccard >= best_jaccard - TIE_TOLERANCE]
+                folded = min(good, key=lambda m: (m.source.corpus, m.source.path) != parent_source, default=None)
+                if folded is not None:
+                    blocks, lines, _ = _evidence(nf, fragment_index, folded, corpora, min_run, align=False)
                     parent_finding.members.append(
                         Member(fragment.kind, fragment.name, fragment.start_line, fragment.end_line,
                                folded.source, round(folded.jaccard, 4), round(folded.containment, 4), blocks)
@@ -188,7 +194,7 @@ def build_findings(
             best = ranked[0]
             tied = [m for m in ranked[1:] if m.jaccard >= best.jaccard - TIE_TOLERANCE]
             also_in = _distinct_sources(best, tied)
-            blocks, lines = _evidence(nf, fragment_index, best, corpora, min_run)
+            blocks, lines, best.alignment = _evidence(nf, fragment_index, best, corpora, min_run)
             finding = CodeMatchFinding(
                 id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
                 kind="code-match",
@@ -208,6 +214,7 @@ def build_findings(
                 containment=round(best.containment, 4),
                 source_containment=round(best.source_containment, 4),
                 shared_shingles=best.shared,
+                alignment=round(best.alignment, 4),
                 evidence=blocks,
                 source_notices=best.notices,
                 also_in=also_in[:50],
@@ -261,7 +268,10 @@ def _distinct_sources(best: Match, tied: list[Match]) -> list[AlsoIn]:
     return result
 
 
-def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorpus], min_run: int):
+def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorpus], min_run: int,
+              align: bool = True) -> tuple[list[EvidenceBlock], np.ndarray, float | None]:
+    """Evidence blocks and matched submission lines of a match, and (with `align`) its aligned coverage from the
+    same shingles: the match stage computes that only for the pairs that needed it to pass."""
     fragment = nf.fragments[fragment_index]
     corpus = corpora[match.source.corpus]
     k = corpus.settings.k
@@ -269,14 +279,19 @@ def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorp
     src_fragment = corpus.index.fragments([match.source_key[1]])[match.source_key[1]]
     src_codes = stored.codes[src_fragment.tok_start : src_fragment.tok_end]
     sub_codes = nf.codes[fragment.tok_start : fragment.tok_end]
-    return evidence(
-        shingles(sub_codes, k),
+    sub_shingles, src_shingles = shingles(sub_codes, k), shingles(src_codes, k)
+    blocks, lines = evidence(
+        sub_shingles,
         nf.lines[fragment.tok_start : fragment.tok_end],
-        shingles(src_codes, k),
+        src_shingles,
         stored.lines[src_fragment.tok_start : src_fragment.tok_end],
         k,
         min_run,
     )
+    alignment = match.alignment
+    if align and alignment is None:
+        alignment = aligned_coverage(sub_shingles, src_shingles, k)
+    return blocks, lines, alignment
 
 
 def _claim(line_owner: dict[int, tuple[str, str]], lines: np.ndarray, source: SourceRef) -> None:

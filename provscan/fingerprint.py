@@ -32,7 +32,7 @@ class FingerprintSettings:
 
     k: int = 9
     num_perm: int = 128
-    lsh_threshold: float = 0.4
+    lsh_threshold: float = 0.3
     seed: int = 1
     bands: int = 0
     rows: int = 0

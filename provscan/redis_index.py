@@ -238,8 +238,8 @@ class RedisCorpusStore:
         return [(project, files[project], lines[project]) for project in sorted(files)]
 
     # -- reading ------------------------------------------------------------------------------------------------
-    def candidates(self, query_keys: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
-        """(query id, fragment id) pairs of fragments sharing a band with the query, in the embedded index's order.
+    def candidates(self, query_keys: Iterable[tuple[int, int]], min_hits: int = 1) -> Iterator[tuple[int, int]]:
+        """(query id, fragment id) pairs of fragments sharing at least `min_hits` bands with the query.
 
         Band buckets are fetched with pipelined GETs; entries of files outside this version (a build in progress,
         replaced files not yet collected) are dropped here.
@@ -256,12 +256,11 @@ class RedisCorpusStore:
                     live = [int(i) for i in ids if int(i) >> FRAGMENT_BITS in self._live_ids]
                     if live:
                         buckets[key] = live
-        seen: set[tuple[int, int]] = set()
+        hits: dict[tuple[int, int], int] = {}  # insertion-ordered
         for key, qid in query_keys:
             for fragment_id in buckets.get(key, ()):
-                if (qid, fragment_id) not in seen:
-                    seen.add((qid, fragment_id))
-                    yield qid, fragment_id
+                hits[(qid, fragment_id)] = hits.get((qid, fragment_id), 0) + 1
+        yield from (pair for pair, count in hits.items() if count >= min_hits)
 
     def _fragment_rows(self, file_ids: Iterable[int]) -> None:
         missing = [f for f in file_ids if f not in self._fragment_cache]

@@ -46,6 +46,7 @@ def _code_match(f: CodeMatchFinding) -> dict:
             "containment": f.containment,
             "source_containment": f.source_containment,
             "shared_shingles": f.shared_shingles,
+            "alignment": f.alignment,
         },
         "matched_lines": f.matched_lines,
         "evidence": _blocks(f.evidence),
@@ -239,7 +240,7 @@ def _print_finding(console, finding: CodeMatchFinding) -> None:
     console.print(
         f"       <- {source.corpus}/{source.project}: {source.path}:{source.start_line}-{source.end_line} "
         f"{source.kind} {source.name}  jaccard {finding.jaccard:.2f}, containment {finding.containment:.2f}, "
-        f"{finding.matched_lines} lines",
+        f"aligned {finding.alignment:.2f}, {finding.matched_lines} lines",
         markup=False,
     )
     if finding.also_in_total:

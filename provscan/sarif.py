@@ -123,6 +123,7 @@ def _result(finding: Finding, rule_index: int) -> dict:
             "containment": finding.containment,
             "sourceContainment": finding.source_containment,
             "sharedShingles": finding.shared_shingles,
+            "alignment": finding.alignment,
             "matchedLines": finding.matched_lines,
             "alsoIn": finding.also_in_total,
             **({"sourceLicense": finding.source_license["id"]} if finding.source_license else {}),

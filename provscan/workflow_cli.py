@@ -12,7 +12,14 @@ from pathlib import Path
 
 import click
 
-from provscan.cli_common import EXIT_FINDINGS, FAIL_ON, check_rules, settings_from_options, walk_options
+from provscan.cli_common import (
+    EXIT_FINDINGS,
+    FAIL_ON,
+    THRESHOLD_OPTIONS,
+    check_rules,
+    settings_from_options,
+    walk_options,
+)
 from provscan.cli_common import fail as _fail
 
 BASELINE_FILE = ".provscan-baseline.json"  # where `provscan baseline create` writes by default
@@ -23,13 +30,7 @@ def _engine_options(command):
     options = [
         click.option("--corpus", "corpora", multiple=True, metavar="NAME",
                      help="Corpus to match against (repeatable; default: transformers)."),
-        click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
-                     help="Minimum Jaccard similarity of a reported match (default 0.5)."),
-        click.option("--min-containment", type=click.FloatRange(0.0, 1.0), default=None,
-                     help="Share of either fragment found in the other that also reports a match (default 0.8)."),
-        click.option("--min-shared-shingles", type=click.IntRange(1), default=None,
-                     help="Fewest shared shingles a reported match has (default 30)."),
-        click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens."),
+        *THRESHOLD_OPTIONS,
         click.option("--exclude", multiple=True, metavar="PATTERN", help="gitignore-style pattern to skip."),
         click.option("--max-file-size", type=click.IntRange(1), default=None, metavar="BYTES",
                      help="Skip files larger than this (default 2 MB)."),
@@ -65,8 +66,8 @@ def _ready_corpora(corpora: tuple[str, ...], jobs: int | None) -> tuple[str, ...
     return names
 
 
-def _fast_scan(target: str, paths: list[str] | None, corpora, min_similarity, min_containment, min_shared_shingles,
-               min_tokens, exclude, max_file_size, rule_files, jobs, baseline: Path):
+def _fast_scan(target: str, paths: list[str] | None, corpora, thresholds: dict, exclude, max_file_size, rule_files,
+               jobs, baseline: Path):
     """Scan with the hook's settings: the given `paths` only, or the whole `target` when paths is None.
 
     The baseline file is never scanned: its messages name model families and sources, which markers would flag.
@@ -83,8 +84,6 @@ def _fast_scan(target: str, paths: list[str] | None, corpora, min_similarity, mi
     if own.is_relative_to(Path.cwd().resolve()):
         exclude = (*exclude, "/" + own.relative_to(Path.cwd().resolve()).as_posix())
     walk = walk_options(exclude, max_file_size)
-    thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
-                  "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
     settings = settings_from_options(names, rules, walk, jobs or 1, thresholds, **FAST_PATH)
     report = WalkReport()
     try:
@@ -129,8 +128,7 @@ def _load_baseline(path: Path | None):
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="medium", show_default=True,
               help="Exit 1 when a new finding has at least this severity.")
 @_baseline_option
-def hook(files, corpora, min_similarity, min_containment, min_shared_shingles, min_tokens, exclude, max_file_size,
-         rule_files, jobs, fail_on, baseline) -> None:
+def hook(files, corpora, exclude, max_file_size, rule_files, jobs, fail_on, baseline, **thresholds) -> None:
     """Scan just FILES (pre-commit passes the staged files): corpus look-up, notices and markers, no licence index.
 
     Prints file:line, what matched and a one-line hint per new finding (not in the baseline, not ignored inline)
@@ -139,8 +137,8 @@ def hook(files, corpora, min_similarity, min_containment, min_shared_shingles, m
     if not files:
         return
     accepted = _load_baseline(baseline)
-    result, texts = _fast_scan(".", list(files), corpora, min_similarity, min_containment, min_shared_shingles,
-                               min_tokens, exclude, max_file_size, rule_files, jobs, baseline)
+    result, texts = _fast_scan(".", list(files), corpora, thresholds, exclude, max_file_size, rule_files, jobs,
+                               baseline)
     from provscan.baseline import suppress
     from provscan.hook import terminal_lines
 
@@ -171,8 +169,7 @@ def baseline() -> None:
 def _baseline_command(name: str, doc: str):
     @_engine_options
     @_baseline_option
-    def command(corpora, min_similarity, min_containment, min_shared_shingles, min_tokens, exclude, max_file_size,
-                rule_files, jobs, baseline) -> None:
+    def command(corpora, exclude, max_file_size, rule_files, jobs, baseline, **thresholds) -> None:
         from provscan.baseline import Baseline, BaselineError, suppress
 
         previous = Baseline()
@@ -182,8 +179,7 @@ def _baseline_command(name: str, doc: str):
             _fail(f"{baseline}: a baseline exists already; use `provscan baseline update`")
         # Always the current directory: finding ids hash paths, which must read as the hook sees them (relative
         # to the repository root, where pre-commit runs).
-        result, texts = _fast_scan(".", None, corpora, min_similarity, min_containment, min_shared_shingles,
-                                   min_tokens, exclude, max_file_size, rule_files, jobs, baseline)
+        result, texts = _fast_scan(".", None, corpora, thresholds, exclude, max_file_size, rule_files, jobs, baseline)
         findings = suppress(result.findings, None, texts).findings  # inline-ignored findings need no entry
         current, added, removed = previous.updated(findings)
         try:
@@ -216,8 +212,8 @@ _baseline_command("update", "Rescan the current directory and make the baseline 
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Run the scans as Dask tasks on this scheduler (tcp://host:8786); workers need provscan, the "
               "corpus index (e.g. --index redis://...) and OUTPUT under the same path.")
-def batch(source, corpora, min_similarity, min_containment, min_shared_shingles, min_tokens, exclude, max_file_size,
-          rule_files, jobs, out_dir, no_license_detection, no_cross, fail_on, scheduler) -> None:
+def batch(source, corpora, exclude, max_file_size, rule_files, jobs, out_dir, no_license_detection, no_cross, fail_on,
+          scheduler, **thresholds) -> None:
     """Scan every submission of DIR_OR_LIST (each subdirectory or archive, or one path a line) into OUTPUT.
 
     Submissions are scanned --jobs at a time; a rerun skips those unchanged since; each also gets compared with
@@ -229,8 +225,6 @@ def batch(source, corpora, min_similarity, min_containment, min_shared_shingles,
     rules = check_rules(rule_files)
     names = _ready_corpora(corpora, jobs)
     workers = jobs or default_jobs()
-    thresholds = {"min_similarity": min_similarity, "min_containment": min_containment,
-                  "min_shared_shingles": min_shared_shingles, "min_tokens": min_tokens}
     # Each submission is scanned in one worker process; the parallelism is across submissions.
     settings = settings_from_options(names, rules, walk_options(exclude, max_file_size), 1, thresholds,
                          license_detection=not no_license_detection)

@@ -1,17 +1,22 @@
 """transformers' own clone labels ("# Copied from ..." annotations) and how to score provscan against them.
 
+Besides the labels, `ProvenanceGraph` links definitions by transformers' own provenance records (labels, modular
+files and the code generated from them, identical normalised content), to judge the reported pairs that carry no
+label: two definitions in one component share an origin, a clone pair in the BigCloneBench sense.
+
 Shared by `bench/accuracy.py` (the whole wheel) and `tests/test_accuracy.py` (a slice, as a regression test).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.mutate import definitions
+from tests.mutate import Definition, definitions
 
 ANNOTATION = re.compile(r"^\s*# Copied from transformers\.models\.(\w+)\.(\w+)\.([\w.]+)(?:\s+with\s+.*)?$")
 
@@ -107,6 +112,250 @@ class Twins:
         return content is not None and content == self.content(*b)
 
 
+GENERATED_FROM = re.compile(
+    r"This file was automatically generated from src/transformers/models/(\w+)/(modular_\w+)\.py"
+)
+
+Node = tuple[str, str]  # (corpus-relative path, dotted qualname) of a def or class
+
+
+class Definitions:
+    """`tests.mutate.definitions` of files under models/, parsed once; maps a fragment's lines to its definition."""
+
+    def __init__(self, models: Path) -> None:
+        self.models = models
+        self._files: dict[str, dict[str, Definition]] = {}
+        self._spans: dict[str, dict[tuple[int, int], str]] = {}
+        self._starts: dict[str, dict[int, list[str]]] = {}
+
+    def of(self, path: str) -> dict[str, Definition]:
+        if path not in self._files:
+            file = self.models / path
+            try:
+                found = definitions(file.read_text(encoding="utf-8")) if file.is_file() else {}
+            except (SyntaxError, UnicodeDecodeError, ValueError):
+                found = {}
+            self._files[path] = found
+            self._spans[path] = {(d.start_line, d.end_line): d.qualname for d in found.values()}
+            starts: dict[int, list[str]] = defaultdict(list)
+            for d in found.values():
+                starts[d.start_line].append(d.qualname)
+            self._starts[path] = starts
+        return self._files[path]
+
+    def kind(self, node: Node) -> str | None:
+        definition = self.of(node[0]).get(node[1])
+        return definition.kind if definition else None
+
+    def at(self, path: str, start: int, end: int) -> Node | None:
+        """The definition whose def/class line and last line are the fragment's (or the only one on its first line:
+        tree-sitter and `ast` can disagree on where a definition ends, e.g. trailing comments)."""
+        self.of(path)
+        qualname = self._spans[path].get((start, end))
+        if qualname is None:
+            candidates = self._starts[path].get(start, [])
+            if len(candidates) != 1:
+                return None
+            qualname = candidates[0]
+        return path, qualname
+
+
+class ProvenanceGraph:
+    """Definitions of transformers linked by transformers' own provenance records, as union-find components.
+
+    Edges (node = corpus-relative path + dotted qualname; a class only ever links to a class and a function to a
+    function, never a class to its own methods):
+    * "copied from": every `# Copied from` label, and its nested definitions (class A copied from class S gives
+      A.m <-> S.m for each nested m defined in both);
+    * "modular": a class `XFoo(Base)` in `models/X/modular_X.py` whose Base is imported from another model's modeling
+      module links the generated `XFoo` (in the files of folder X whose header says they were generated from that
+      modular file) to `y/modeling_y.py` Base, and every method of the generated XFoo that the modular body does not
+      define to Base's method of that name; a function imported from another model's modeling module and present at
+      the top level of a generated file links to the imported one;
+    * "twins": definitions whose fragments have the same normalised content hash in the corpus index.
+    Two definitions in one component share an origin by transformers' own records: they are a clone pair in the
+    BigCloneBench sense (code derived from the same code), whether or not the text was changed since.
+    """
+
+    def __init__(self, defs: Definitions) -> None:
+        self.defs = defs
+        self.parent: dict[Node, Node] = {}
+        self.edges: Counter = Counter()
+        self.refused: Counter = Counter()  # edges not made because the two ends are not the same kind
+        self._seen: set[frozenset] = set()
+
+    def find(self, node: Node) -> Node:
+        root = node
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while node != root:  # path compression
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def link(self, a: Node, b: Node, rule: str) -> bool:
+        if a == b:
+            return False
+        kind = self.defs.kind(a)
+        if kind is None or kind != self.defs.kind(b):
+            self.refused[rule] += 1
+            return False
+        key = frozenset((a, b))
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self.edges[rule] += 1
+        self.parent.setdefault(a, a)
+        self.parent.setdefault(b, b)
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[root_a] = root_b
+        return True
+
+    def has_edge(self, a: Node, b: Node) -> bool:
+        return frozenset((a, b)) in self._seen
+
+    def same(self, a: Node | None, b: Node | None) -> bool:
+        return a is not None and b is not None and (a == b or (a in self.parent and b in self.parent
+                                                               and self.find(a) == self.find(b)))
+
+    def components(self) -> dict[Node, list[Node]]:
+        groups: dict[Node, list[Node]] = defaultdict(list)
+        for node in self.parent:
+            groups[self.find(node)].append(node)
+        return groups
+
+    def add_labels(self, labels: list[Label]) -> None:
+        for label in labels:
+            copy, source = (label.path, label.qualname), (label.source_path, label.source_qualname)
+            self.link(copy, source, "copied from")
+            if self.defs.kind(copy) != "class":
+                continue
+            source_defs = self.defs.of(label.source_path)
+            for qualname in self.defs.of(label.path):
+                if qualname.startswith(label.qualname + "."):
+                    nested = label.source_qualname + qualname[len(label.qualname):]
+                    if nested in source_defs:
+                        self.link((label.path, qualname), (label.source_path, nested), "copied from (nested)")
+
+    def add_modular(self, models: Path, folders: list[str] | None = None) -> None:
+        """Modular edges of every modular file under models/ (or of those in `folders`; the converter writes the
+        generated files beside their modular file)."""
+        generated: dict[str, list[str]] = defaultdict(list)
+        files = models.rglob("*.py") if folders is None else (p for f in folders for p in (models / f).glob("*.py"))
+        for path in sorted(files):
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                head = "".join(handle.readline() for _ in range(12))
+            match = GENERATED_FROM.search(head)
+            if match:
+                generated[f"{match.group(1)}/{match.group(2)}.py"].append(path.relative_to(models).as_posix())
+        for modular, outputs in sorted(generated.items()):
+            file = models / modular
+            if file.is_file():
+                self._add_modular_file(models, modular, ast.parse(file.read_text(encoding="utf-8")), outputs)
+
+    def _add_modular_file(self, models: Path, modular: str, tree: ast.Module, outputs: list[str]) -> None:
+        folder = modular.split("/")[0]
+        imported: dict[str, Node] = {}  # local name -> (y/modeling_y.py, name there)
+        local: set[str] = set()  # names the modular file defines itself at the top level
+        statements = list(tree.body)
+        while statements:
+            node = statements.pop(0)
+            if isinstance(node, ast.If | ast.Try):  # `if is_torch_available():`, `try: ... except ImportError`
+                statements[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                                  *(s for h in getattr(node, "handlers", []) for s in h.body)]
+            elif isinstance(node, ast.ImportFrom):
+                source = modeling_module(node, folder, models)
+                if source is not None:
+                    for alias in node.names:
+                        imported[alias.asname or alias.name] = (source, alias.name)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                local.add(node.name)
+        for name in local:
+            imported.pop(name, None)  # redefined in the modular file: the generated one is that definition
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = [imported[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in imported]
+            bases = [b for b in bases if self.defs.kind(b) == "class"]
+            if not bases:
+                continue
+            overridden = {n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef
+                                                                   | ast.ClassDef)}
+            overridden |= {t.id for n in node.body if isinstance(n, ast.Assign) for t in n.targets
+                           if isinstance(t, ast.Name)}
+            for output in outputs:
+                out_defs = self.defs.of(output)
+                if node.name not in out_defs or out_defs[node.name].kind != "class":
+                    continue
+                for base in bases:
+                    self.link((output, node.name), base, "modular class")
+                prefix = node.name + "."
+                for qualname in out_defs:
+                    if not qualname.startswith(prefix):
+                        continue
+                    rest = qualname[len(prefix):]
+                    if rest.split(".")[0] in overridden:
+                        continue
+                    for base_path, base_name in bases:  # the first base defining it, as Python's MRO would
+                        if f"{base_name}.{rest}" in self.defs.of(base_path):
+                            self.link((output, qualname), (base_path, f"{base_name}.{rest}"), "modular method")
+                            break
+        for name, source in imported.items():
+            if self.defs.kind(source) != "function" or "." in source[1]:
+                continue
+            for output in outputs:
+                for candidate in dict.fromkeys((name, source[1])):
+                    definition = self.defs.of(output).get(candidate)
+                    if definition is not None and definition.kind == "function":
+                        self.link((output, candidate), source, "modular function")
+                        break
+
+    def add_twins(self, twins: Twins) -> None:
+        groups: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+        for path, start, end, content in twins.db.execute(
+            "SELECT fi.path, f.start_line, f.end_line, f.content_hash FROM fragments f JOIN files fi"
+            " ON fi.id = f.file_id WHERE f.kind != 'file'"
+        ):
+            groups[content].append((path, start, end))
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            nodes = [n for n in (self.defs.at(*fragment) for fragment in group) if n is not None]
+            for node in nodes[1:]:
+                self.link(nodes[0], node, "twins")
+
+    def summary(self) -> str:
+        sizes = sorted((len(c) for c in self.components().values()), reverse=True)
+        edges = ", ".join(f"{rule} {count}" for rule, count in self.edges.items())
+        return (f"provenance graph: {sum(self.edges.values())} edges ({edges}); {len(self.parent)} definitions in "
+                f"{len(sizes)} components; largest {sizes[:5]}")
+
+
+def modeling_module(node: ast.ImportFrom, folder: str, models: Path) -> str | None:
+    """`from ..y.modeling_y import ...` (or `from transformers.models.y.modeling_y import ...`) in models/<folder>/:
+    the corpus-relative path of y's modeling file, when y is another model folder and the file exists."""
+    module = node.module or ""
+    if node.level == 0 and module.startswith("transformers.models."):
+        module = module[len("transformers.models."):]
+    elif node.level != 2:
+        return None
+    parts = module.split(".")
+    if len(parts) != 2 or parts[0] == folder or not parts[1].startswith("modeling_"):
+        return None
+    path = f"{parts[0]}/{parts[1]}.py"
+    return path if (models / path).is_file() else None
+
+
+def provenance_graph(models: Path, labels: list[Label], twins: Twins) -> ProvenanceGraph:
+    """The provenance graph of transformers' models/ folder (the installed wheel, read as files, never imported),
+    with twins from the corpus index behind `twins`."""
+    graph = ProvenanceGraph(Definitions(models))
+    graph.add_labels(labels)
+    graph.add_modular(models)
+    graph.add_twins(twins)
+    return graph
+
+
 class LabelSources:
     """Shingle sets of labelled source definitions, to tell how similar a label's own source is to the copy."""
 
@@ -166,9 +415,15 @@ def reported_pairs(findings) -> dict[tuple[int, int], tuple]:
     return pairs
 
 
-def evaluate(files, by_file, models: Path, corpus, twins: Twins, match_settings) -> tuple[Counter, Counter, list, list]:
+def evaluate(files, by_file, models: Path, corpus, twins: Twins, match_settings,
+             graph: ProvenanceGraph) -> tuple[Counter, Counter, list, list]:
     """Score every annotated file: label outcomes (recall), pair verdicts (precision), the unverified pairs, and the
-    labels not found (with the source reported instead, if any)."""
+    labels not found (with the source reported instead, if any).
+
+    Each reported (fragment -> best source) pair is, in this order: "annotated" (a label names that source or a
+    twin of it), "identical" (identical shingle sets after normalisation), "linked" (both definitions are in one
+    component of the provenance `graph`: a shared origin by transformers' own records, a clone pair in the
+    BigCloneBench sense) or "unverified"."""
     outcome: Counter = Counter()
     totals: Counter = Counter()
     unverified: list[tuple] = []
@@ -212,6 +467,8 @@ def evaluate(files, by_file, models: Path, corpus, twins: Twins, match_settings)
                 totals["annotated"] += 1
             elif jaccard >= 0.9999:  # identical shingle sets after normalisation
                 totals["identical"] += 1
+            elif graph.same(graph.defs.at(relative, *span), graph.defs.at(*best)):
+                totals["linked"] += 1
             else:
                 totals["unverified"] += 1
                 unverified.append((relative, span, best, jaccard))

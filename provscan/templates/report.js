@@ -196,6 +196,7 @@
     figure(figures, "containment (submission in source)", sim.containment.toFixed(2));
     figure(figures, "containment (source in submission)", sim.source_containment.toFixed(2));
     figure(figures, "shared shingles", sim.shared_shingles);
+    figure(figures, "aligned coverage", sim.alignment.toFixed(2));
     figure(figures, "matched lines", f.matched_lines);
     if (f.source_license) { figure(figures, "source licence", f.source_license.id); }
     body.appendChild(figures);
