@@ -3,9 +3,10 @@
 Shingles are k consecutive normalised tokens hashed to 64 bits with a polynomial rolling hash (vectorised in numpy:
 the same value in every process, so corpus and submission agree). Signatures are datasketch MinHashes
 (`MinHash.bulk`, xxh32 as the hash function) of each fragment's shingle *set*. LSH splits a signature into `bands`
-bands of `rows` values; two fragments become candidates when any band is identical, which happens with
-probability 1-(1-J^rows)^bands for Jaccard similarity J. `bands`/`rows` come from datasketch's own optimiser for the
-chosen threshold, so the index behaves like `datasketch.MinHashLSH` while living in an on-disk store.
+bands of `rows` values; `bands`/`rows` come from datasketch's own optimiser for the chosen threshold, as in
+`datasketch.MinHashLSH`, while the index lives in an on-disk store. Each band is identical with probability J^rows for
+Jaccard similarity J; `datasketch.MinHashLSH` proposes a pair when any band is, the match stage when at least
+`MatchSettings.min_band_hits` are (binomial in the number of bands).
 """
 
 from __future__ import annotations

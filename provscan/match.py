@@ -23,7 +23,7 @@ from provscan.store import IndexStore
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """Verification thresholds (defaults measured in bench/; see docs/benchmarks.md)."""
+    """Retrieval and verification thresholds (defaults measured in bench/; see docs/benchmarks.md)."""
 
     min_similarity: float = 0.5  # Jaccard of shingle sets
     min_containment: float = 0.8  # share of either side found in the other, for edited copies
