@@ -56,6 +56,9 @@ def main() -> None:
     parser.add_argument("--min-containment", type=float, default=None)
     parser.add_argument("--min-shared-shingles", type=int, default=None)
     parser.add_argument("--exact-copy-share", type=float, default=None)
+    parser.add_argument("--count-common", action="store_true",
+                        help="count the corpus's common shingles as evidence (discount_common off: the old behaviour)")
+    parser.add_argument("--unverified-out", metavar="FILE", help="write every unverified pair to FILE, one a line")
     args = parser.parse_args()
 
     cache = private_cache()
@@ -82,7 +85,8 @@ def main() -> None:
     twins = Twins(cache / "corpora" / "transformers.sqlite")
     overrides = {"min_similarity": args.min_similarity, "min_containment": args.min_containment,
                  "min_shared_shingles": args.min_shared_shingles, "exact_copy_share": args.exact_copy_share}
-    match_settings = MatchSettings(**{k: v for k, v in overrides.items() if v is not None})
+    match_settings = MatchSettings(**{k: v for k, v in overrides.items() if v is not None},
+                                   discount_common=not args.count_common)
     print(f"match settings: {match_settings}")
     graph_started = time.perf_counter()
     graph = provenance_graph(models, labels, twins)
@@ -114,8 +118,15 @@ def main() -> None:
         print(f"  label not found ({reason}): {relative}:{label.start_line} {label.qualname} <- "
               f"{label.source_path}:{label.source_start} {label.source_qualname}{where}")
     rng = random.Random(args.seed)
-    for relative, span, best, jaccard in rng.sample(unverified, min(args.sample, len(unverified))):
-        print(f"  unverified: {relative}:{span[0]}-{span[1]} -> {best[0]}:{best[1]}-{best[2]} (J={jaccard:.2f})")
+    for pair in rng.sample(unverified, min(args.sample, len(unverified))):
+        print(f"  unverified: {_pair_line(*pair)}")
+    if args.unverified_out:
+        with open(args.unverified_out, "w", encoding="utf-8") as out:
+            out.writelines(_pair_line(*pair) + "\n" for pair in unverified)
+
+
+def _pair_line(relative: str, span: tuple, best: tuple, jaccard: float) -> str:
+    return f"{relative}:{span[0]}-{span[1]} -> {best[0]}:{best[1]}-{best[2]} (J={jaccard:.2f})"
 
 
 if __name__ == "__main__":

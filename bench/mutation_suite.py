@@ -98,6 +98,7 @@ def provscan_pairs(root: Path, extra: tuple[str, ...]) -> tuple[dict[tuple[Path,
         add = run_sampled([sys.executable, "-m", "provscan", "corpus", "add", "suite", str(corpus)])
         if add[4]:
             sys.exit(add[3])
+        print(add[2].strip())  # files, fragments, and how many shingles the corpus counts as boilerplate
     seconds, peak, out, err, code = run_sampled([
         sys.executable, "-m", "provscan", "scan", str(subs), "--corpus", "suite", "--format", "json",
         "--no-license-detection", *extra])

@@ -199,9 +199,14 @@ def _build_default(jobs: int | None, **corpus_settings) -> None:
         _fail(str(error))
     click.echo(
         f"provscan: corpus 'transformers' built: {report.files_indexed} files, {report.fragments} fragments "
-        f"in {report.seconds:.1f}s",
+        f"in {report.seconds:.1f}s; {_common_note(report)}",
         err=True,
     )
+
+
+def _common_note(report) -> str:
+    return (f"{report.common_shingles} shingles found in at least {report.common_threshold} of its "
+            f"{report.distinct_contents} distinct fragments are boilerplate, not evidence")
 
 
 @cli.group()
@@ -252,7 +257,8 @@ def add(name, path, split_projects, jobs, k, min_tokens) -> None:
     skipped = sum(report.walk.skipped.values()) + sum(report.skipped.values())
     click.echo(
         f"corpus {name!r}: {report.files_indexed} files indexed, {report.files_unchanged} unchanged, "
-        f"{report.files_removed} removed, {skipped} skipped, {report.fragments} fragments in {report.seconds:.1f}s"
+        f"{report.files_removed} removed, {skipped} skipped, {report.fragments} fragments in {report.seconds:.1f}s; "
+        f"{_common_note(report)}"
     )
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from provscan import common_code
+from provscan.common_code import common_shingles
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
 from provscan.notices import header_notices, is_copyright_line
@@ -82,6 +84,9 @@ class BuildReport:
     skipped: Counter = field(default_factory=Counter)  # parse-stage skips by reason (walk skips are in `walk`)
     skips: list[Skip] = field(default_factory=list)
     walk: WalkReport = field(default_factory=WalkReport)
+    distinct_contents: int = 0  # distinct fragment contents in the whole corpus after the build
+    common_shingles: int = 0  # shingles too common across them to count as evidence (`common_code`)...
+    common_threshold: int = 0  # ...because found in at least this many of them
     seconds: float = 0.0
 
 
@@ -180,9 +185,17 @@ def build_corpus(
                 progress(done, total)
         _inherit_notices(index, generated)
         bands, rows = settings.bands_rows
+        common, report.distinct_contents, report.common_threshold = common_shingles(
+            ((fragment.content_hash, codes[fragment.tok_start : fragment.tok_end])
+             for fragment, codes in index.all_fragments() if fragment.kind != "file"),
+            settings.k,
+        )
+        report.common_shingles = int(common.size)
         index.set_meta(
             {
                 **expected,
+                common_code.META_KEY: common_code.encode(common),
+                "common_threshold": report.common_threshold,
                 "name": name,
                 "source": str(source),
                 "description": description,

@@ -25,8 +25,9 @@ from provscan.fragments import Fragment
 # Bumped whenever an index built by an older provscan must be rebuilt rather than read. 4: the default LSH threshold
 # went from 0.4 (32 bands x 4 rows) to 0.3 (37 x 3), so that retrieval proposes more of the pairs the verification
 # would accept (a pair of Jaccard 0.5 was missed 13 % of the time, now 4.5 % with the two agreeing bands the match
-# stage asks for); an index banded the old way still reads, but would quietly miss those pairs.
-SCHEMA_VERSION = 4
+# stage asks for); an index banded the old way still reads, but would quietly miss those pairs. 5: the corpus's
+# common shingles (`common_code`) are stored in its metadata; without them boilerplate would count as evidence.
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -258,6 +259,18 @@ class CorpusIndex:
             ):
                 result[row[0]] = StoredFragment(*row)
         return result
+
+    def all_fragments(self) -> Iterator[tuple[StoredFragment, np.ndarray]]:
+        """Every fragment with its file's token codes, file by file (for corpus-wide statistics at build time)."""
+        by_file: dict[int, list[StoredFragment]] = {}
+        for row in self.db.execute(
+            "SELECT id, file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash FROM fragments"
+        ):
+            by_file.setdefault(row[1], []).append(StoredFragment(*row))
+        for file_id, blob in self.db.execute("SELECT id, codes FROM files"):
+            codes = _unpack(blob)
+            for fragment in by_file.get(file_id, ()):
+                yield fragment, codes
 
     def file(self, file_id: int) -> StoredFile:
         cached = self._file_cache.get(file_id)

@@ -13,9 +13,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
+from provscan import common_code
 from provscan.fingerprint import FingerprintedFile, FingerprintSettings, shingles
 from provscan.index import StoredFile, StoredFragment
 from provscan.store import IndexStore
@@ -38,6 +40,9 @@ class MatchSettings:
     min_band_hits: int = 2
     containment_floor: float = 0.3  # Jaccard below this never counts, whatever the containment or alignment
     min_shared_shingles: int = 30  # trivial overlaps (a getter, boilerplate) never count
+    # A partial overlap reaches min_shared_shingles with shingles that are not common across the corpus (found in
+    # 2.5 % or more of its distinct fragments: `common_code`); off, every shared shingle counts as before.
+    discount_common: bool = True
     # An exact copy (identical shingle sets) is stronger evidence than a partial overlap of the same size: measured
     # on transformers' labels and on ten unrelated packages, exact copies of 20-29 shingles are real copies, while
     # every false match that a floor of 20 lets in is a partial overlap (docs/benchmarks.md). So an exact copy needs
@@ -52,6 +57,11 @@ class OpenCorpus:
     index: IndexStore  # embedded or shared: the matcher reads both the same way
     settings: FingerprintSettings
     meta: dict[str, str]
+
+    @cached_property
+    def common(self) -> np.ndarray:
+        """The corpus's common shingles (sorted), which are not evidence of copying on their own."""
+        return common_code.decode(self.meta.get(common_code.META_KEY))
 
 
 @dataclass(frozen=True)
@@ -102,39 +112,55 @@ class Match:
         return (self.jaccard, max(self.containment, self.source_containment), self.shared)
 
 
+def _window(stream: np.ndarray, tok_start: int, tok_end: int, k: int) -> np.ndarray:
+    """A fragment's shingles cut from its file's shingle stream: the windows that lie wholly inside the fragment
+    (the same values `shingles` gives for the fragment's tokens alone, for one pass over the file instead of one
+    per fragment)."""
+    return stream[tok_start : max(tok_start, tok_end - k + 1)]
+
+
 class _SubmissionSide:
     """Shingles of submission fragments, computed once per settings."""
 
     def __init__(self, files: list[FingerprintedFile], k: int) -> None:
         self.files = files
         self.k = k
-        self._ordered: dict[tuple[int, int], np.ndarray] = {}
+        self._streams: dict[int, np.ndarray] = {}  # file index -> shingles of the whole token stream
         self._sets: dict[tuple[int, int], np.ndarray] = {}
+        self._uncommon: dict[tuple[int, int], np.ndarray] = {}  # the sets without the corpus's common shingles
 
     def ordered(self, key: tuple[int, int]) -> np.ndarray:
-        if key not in self._ordered:
-            nf = self.files[key[0]].normalised
-            frag = nf.fragments[key[1]]
-            self._ordered[key] = shingles(nf.codes[frag.tok_start : frag.tok_end], self.k)
-        return self._ordered[key]
+        nf = self.files[key[0]].normalised
+        if key[0] not in self._streams:
+            self._streams[key[0]] = shingles(nf.codes, self.k)
+        frag = nf.fragments[key[1]]
+        return _window(self._streams[key[0]], frag.tok_start, frag.tok_end, self.k)
 
     def unique(self, key: tuple[int, int]) -> np.ndarray:
         if key not in self._sets:
             self._sets[key] = np.unique(self.ordered(key))
         return self._sets[key]
 
+    def uncommon(self, key: tuple[int, int], common: np.ndarray) -> np.ndarray:
+        if key not in self._uncommon:
+            self._uncommon[key] = np.setdiff1d(self.unique(key), common, assume_unique=True)
+        return self._uncommon[key]
+
 
 class _CorpusSide:
     def __init__(self, corpus: OpenCorpus) -> None:
         self.corpus = corpus
         self._sets: dict[int, np.ndarray] = {}  # by content hash: token-identical twins share one set
+        self._streams: dict[int, np.ndarray] = {}  # file id -> shingles of the whole token stream
 
     def file(self, fragment: StoredFragment) -> StoredFile:
         return self.corpus.index.file(fragment.file_id)
 
     def ordered(self, fragment: StoredFragment) -> np.ndarray:
-        stored = self.file(fragment)
-        return shingles(stored.codes[fragment.tok_start : fragment.tok_end], self.corpus.settings.k)
+        k = self.corpus.settings.k
+        if fragment.file_id not in self._streams:
+            self._streams[fragment.file_id] = shingles(self.file(fragment).codes, k)
+        return _window(self._streams[fragment.file_id], fragment.tok_start, fragment.tok_end, k)
 
     def unique(self, fragment: StoredFragment) -> np.ndarray:
         if fragment.content_hash not in self._sets:
@@ -162,6 +188,7 @@ def find_matches(
 
     sub = _SubmissionSide(files, corpus.settings.k)
     src = _CorpusSide(corpus)
+    common = corpus.common if settings.discount_common else np.empty(0, dtype=np.uint64)
     matches: list[Match] = []
     for qid in sorted(by_query):
         key = queries[qid]
@@ -172,6 +199,7 @@ def find_matches(
         passed = len(matches)
         edited: list[tuple[StoredFragment, int, int]] = []  # below the Jaccard and containment gates
         overlaps: dict[int, tuple[int, int]] = {}  # content hash -> (shared shingles, source set size)
+        uncommon_shared: dict[int, int] = {}  # content hash -> shared shingles not common in the corpus
         for fragment_id in by_query[qid]:
             fragment = stored[fragment_id]
             if sub_is_file != (fragment.kind == "file"):
@@ -185,10 +213,18 @@ def find_matches(
                 verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
             shared, src_size = verified
             floor = settings.min_shared_shingles
-            if shared == sub_set.size == src_size:  # an exact copy
+            exact = shared == sub_set.size == src_size
+            if exact:
                 floor = round(floor * settings.exact_copy_share)
             if shared < floor:
                 continue
+            if not exact and common.size:
+                uncommon = uncommon_shared.get(fragment.content_hash)
+                if uncommon is None:
+                    uncommon = uncommon_shared[fragment.content_hash] = _intersection_size(
+                        sub.uncommon(key, common), src.unique(fragment))
+                if uncommon < floor:
+                    continue  # what the two share is mostly the corpus's boilerplate
             jaccard = shared / (sub_set.size + src_size - shared)
             if jaccard < settings.containment_floor:
                 continue

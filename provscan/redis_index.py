@@ -283,6 +283,21 @@ class RedisCorpusStore:
             result[fragment_id] = StoredFragment(fragment_id, file_id, *self._fragment_cache[file_id][number])
         return result
 
+    def all_fragments(self) -> Iterator[tuple[StoredFragment, np.ndarray]]:
+        """Every fragment of this version with its file's token codes, file by file (pipelined, uncached)."""
+        file_ids = sorted(entry[0] for entry in self._live.values())
+        for start in range(0, len(file_ids), _PIPELINE_CHUNK):
+            chunk = file_ids[start : start + _PIPELINE_CHUNK]
+            pipe = self.client.pipeline(transaction=False)
+            for file_id in chunk:
+                pipe.hmget(self.keys.file(file_id), ("fragments", "codes"))
+            for file_id, (rows, codes) in zip(chunk, self._call("reading fragments", pipe.execute), strict=True):
+                if rows is None:
+                    raise CorpusIndexError(f"{self.storage.where(self.name)}: file id {file_id} missing")
+                unpacked = _unpack(codes)
+                for number, row in enumerate(json.loads(rows)):
+                    yield StoredFragment((file_id << FRAGMENT_BITS) | number, file_id, *row), unpacked
+
     def file(self, file_id: int) -> StoredFile:
         cached = self._file_cache.get(file_id)
         if cached is None:
@@ -379,6 +394,10 @@ class RedisCorpusWriter(RedisCorpusStore):
         if len(self._pipe):
             self._call("writing", self._pipe.execute)
         self._pending = 0
+
+    def all_fragments(self) -> Iterator[tuple[StoredFragment, np.ndarray]]:
+        self._flush()  # a build reads what it has written so far
+        yield from super().all_fragments()
 
     def notices_of(self, path: str) -> list[dict]:
         entry = self._live.get(path)

@@ -128,3 +128,17 @@ def test_the_alignment_gate_reports_edited_copies_and_its_option_turns_that_off(
         assert finding.jaccard < 0.5 and finding.alignment >= 0.82 and finding.severity == "medium"
     settings.match = replace(settings.match, min_alignment=1.0)
     assert not [f for f in scan(tmp_path / "sub", settings).findings if f.kind == "code-match"]
+
+
+def test_fragment_shingles_cut_from_the_file_stream_equal_the_fragments_own():
+    """The matcher shingles each file once and cuts fragments out of that stream (`match._window`)."""
+    from provscan.match import _window
+
+    for path in sorted(transformers_models().glob("*/modeling_*.py"))[::60]:
+        normalised = normalise(parse_text(path.name, path.read_text(encoding="utf-8")), 30)
+        stream = shingles(normalised.codes, K)
+        assert len(normalised.fragments) > 3
+        for fragment in normalised.fragments:
+            own = shingles(normalised.codes[fragment.tok_start : fragment.tok_end], K)
+            assert np.array_equal(_window(stream, fragment.tok_start, fragment.tok_end, K), own)
+    assert np.array_equal(_window(stream, 5, 10, K), shingles(normalised.codes[5:10], K))  # shorter than k: none

@@ -85,9 +85,10 @@ def test_both_storages_give_identical_scan_results(tmp_path, submission, monkeyp
             monkeypatch.delenv("PROVSCAN_INDEX")
         report = add_corpus("models", source, split_projects=True, jobs=1)
         results[storage] = ([_comparable(_scan(target)) for target in (root, DEMO)],
-                            {i.name: i.stats for i in list_corpora()}, report.fragments)
+                            {i.name: i.stats for i in list_corpora()}, report.fragments,
+                            {i.name: i.meta["common_shingles"] for i in list_corpora()})
     assert results["redis"] == results["embedded"]
-    reports, stats, fragments = results["redis"]
+    reports, stats, fragments, _common = results["redis"]
     assert fragments > 300 and stats["models"]["projects"] == 6
     # Real matches were compared: most of the mutated submission, and the demo's Qwen2 and GLM-4 MoE code.
     assert reports[0]["summary"]["matched_share"] > 0.8

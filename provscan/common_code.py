@@ -1,0 +1,63 @@
+"""Common code: shingles so frequent across a corpus that sharing them says nothing about provenance.
+
+Why: after identifiers are normalised, the scaffolding every Hugging Face module repeats (`super().__init__()`,
+`self.x = nn.Linear(config.a, config.b)`, `self.post_init()`, a three-line `forward`) produces the same shingles
+in thousands of unrelated definitions. Two small unrelated `__init__`s can then pass every similarity gate: a
+120-pair hand check of unconfirmed transformers pairs found 22 such false alarms (docs/benchmarks.md). Plagiarism
+detectors meet the same problem with shared course templates; MOSS ignores any passage found in more than a set
+number of documents. provscan does the same with document frequency over the corpus: a shingle found in at least
+`COMMON_SHARE` of the corpus's distinct fragment contents is *common*, and a partial overlap must reach its
+shared-shingle floor with uncommon shingles alone (`match`). Exact copies are exempt: an identical definition is
+a copy whatever it is made of.
+
+The set is computed when a corpus is built (over the whole corpus, so incremental builds recompute it) and stored
+in the corpus's metadata, where both index back-ends keep it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+import numpy as np
+
+from provscan.fingerprint import unique_shingles
+
+# Measured on transformers' models/ (20,550 distinct fragment contents; docs/benchmarks.md): counting only shingles
+# found in fewer than 2.5 % of them (about 500) keeps 1 of the 22 hand-checked false alarms and 50 of the 65 derived
+# pairs; 1 % (200) drops 6 more derived pairs for no gain, 5 % (1,000) keeps 4 false alarms.
+COMMON_SHARE = 0.025
+# ...and never fewer than this many contents, so that a small corpus does not call everything it repeats common.
+COMMON_MIN_CONTENTS = 50
+META_KEY = "common_shingles"
+
+
+def common_shingles(contents: Iterable[tuple[int, np.ndarray]], k: int) -> tuple[np.ndarray, int, int]:
+    """(sorted common shingle hashes, distinct contents counted, document-frequency threshold used).
+
+    `contents` yields (content hash, token codes) per fragment; token-identical fragments (transformers repeats
+    code verbatim across model folders) count once, so a copied definition does not make its own code common.
+    """
+    seen: set[int] = set()
+    sets: list[np.ndarray] = []
+    for content, codes in contents:
+        if content not in seen:
+            seen.add(content)
+            sets.append(unique_shingles(codes, k))
+    threshold = max(COMMON_MIN_CONTENTS, int(np.ceil(COMMON_SHARE * len(sets))))
+    if len(sets) < threshold:
+        return np.empty(0, dtype=np.uint64), len(sets), threshold
+    values, counts = np.unique(np.concatenate(sets), return_counts=True)
+    return values[counts >= threshold].astype(np.uint64), len(sets), threshold
+
+
+def encode(common: np.ndarray) -> str:
+    """The set as corpus metadata (a text value in both back-ends)."""
+    return base64.b64encode(np.ascontiguousarray(common, dtype="<u8").tobytes()).decode("ascii")
+
+
+def decode(value: str | None) -> np.ndarray:
+    """The stored set; empty for a corpus that has none (then every shingle counts)."""
+    if not value:
+        return np.empty(0, dtype=np.uint64)
+    return np.frombuffer(base64.b64decode(value), dtype="<u8").astype(np.uint64)
