@@ -107,8 +107,24 @@ def spdx_licenses(path: str, lines: list[str]) -> list[Notice]:
     return found
 
 
+@cache
+def _scancode_temp_dir_removed_at_exit() -> None:
+    """Importing scancode creates a fresh `scancode-tk-*` directory in the system temp dir for the process
+    (`scancode_config.scancode_temp_dir`), which its own command line deletes when a run ends; as a library it would
+    be left behind, one per scanning process (a batch of many submissions would litter /tmp). Remove it at process
+    exit the way scancode does, in worker processes too (a multiprocessing finalizer runs there; atexit does not)."""
+    import shutil
+    from multiprocessing.util import Finalize
+
+    import scancode_config
+
+    Finalize(None, shutil.rmtree, args=(scancode_config.scancode_temp_dir,), kwargs={"ignore_errors": True},
+             exitpriority=0)
+
+
 def _scancode_holders(path: str, lines: list[str], rulebook: Rulebook, notices: list[Notice]) -> list[Notice]:
     """Replace holders on Latin-script lines with scancode's reading (it knows far more notice forms)."""
+    _scancode_temp_dir_removed_at_exit()
     from cluecode.copyrights import detect_copyrights_from_lines
 
     by_line = {n.line: n for n in notices}
@@ -133,6 +149,7 @@ def _scancode_holders(path: str, lines: list[str], rulebook: Rulebook, notices: 
 
 @cache
 def _license_index():
+    _scancode_temp_dir_removed_at_exit()
     from licensedcode.cache import get_index
 
     return get_index()

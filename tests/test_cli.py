@@ -205,3 +205,23 @@ def test_match_thresholds_from_the_command_line_apply_and_are_recorded(tmp_path,
     loose = json.loads(out.read_text())
     assert (loose["settings"]["min_containment"], loose["settings"]["min_similarity"]) == (0.9, 0.7)
     assert [f["submission"]["fragment_name"] for f in loose["findings"] if f["kind"] == "code-match"] == ["MyRMSNorm"]
+
+
+def test_scancode_leaves_no_temporary_directory_behind(tmp_path, corpus, copied):
+    """scancode makes a `scancode-tk-*` directory per importing process; provscan removes it when each ends."""
+    (copied / "licensed.py").write_text(
+        "# Copyright 2024 Example Robotics Inc.\n# Licensed under the Apache License, Version 2.0\n\n"
+        "def area(w, h):\n    return w * h\n"
+    )
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "provscan", "scan", str(copied), "--corpus", corpus, "--jobs", "2", "--format", "json",
+         "-o", str(out)], capture_output=True, text=True, cwd=REPO, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(temp)},
+    )
+    assert done.returncode in (0, 1), done.stderr
+    notices = json.loads(out.read_text())["notices"]
+    assert {n["detector"] for n in notices if n["path"] == "licensed.py"} == {"scancode"}  # scancode did run
+    assert not list(temp.glob("scancode-tk-*"))
