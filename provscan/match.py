@@ -4,8 +4,10 @@ Retrieval only proposes; every candidate pair is verified on the exact shingles:
 sets, containment in both directions (a copied function with lines added keeps a high share of the corpus function
 inside it) and aligned coverage (the share of both fragments' tokens covered by shared shingles in the same order:
 a copy whose statements were edited here and there loses k shingles per edit from its Jaccard, but keeps most of
-its tokens in order). Pairs that pass become `Match`es; evidence is computed for the pairs the findings stage
-reports.
+its tokens in order). A partial overlap must also share enough shingles that are not common across the corpus
+(`common_code`: Hugging Face scaffolding repeated in hundreds of unrelated definitions is no evidence of copying);
+an exact copy needs no such check. Pairs that pass become `Match`es; evidence is computed for the pairs the
+findings stage reports.
 """
 
 from __future__ import annotations
