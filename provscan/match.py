@@ -4,10 +4,10 @@ Retrieval only proposes; every candidate pair is verified on the exact shingles:
 sets, containment in both directions (a copied function with lines added keeps a high share of the corpus function
 inside it) and aligned coverage (the share of both fragments' tokens covered by shared shingles in the same order:
 a copy whose statements were edited here and there loses k shingles per edit from its Jaccard, but keeps most of
-its tokens in order). A partial overlap must also share enough shingles that are not common across the corpus
-(`common_code`: Hugging Face scaffolding repeated in hundreds of unrelated definitions is no evidence of copying);
-an exact copy needs no such check. Pairs that pass become `Match`es; evidence is computed for the pairs the
-findings stage reports.
+its tokens in order). A small partial overlap must also share enough shingles that are not common across the
+corpus (`common_code`: Hugging Face scaffolding repeated in hundreds of unrelated definitions is no evidence of
+copying); an exact copy, or an overlap of twice the shared-shingle floor, needs no such check. Pairs that pass
+become `Match`es; evidence is computed for the pairs the findings stage reports.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ class MatchSettings:
     min_band_hits: int = 2
     containment_floor: float = 0.3  # Jaccard below this never counts, whatever the containment or alignment
     min_shared_shingles: int = 30  # trivial overlaps (a getter, boilerplate) never count
-    # A partial overlap reaches min_shared_shingles with shingles that are not common across the corpus (found in
-    # 2.5 % or more of its distinct fragments: `common_code`); off, every shared shingle counts as before.
+    # A partial overlap smaller than twice min_shared_shingles reaches min_shared_shingles with shingles that are not
+    # common across the corpus (found in 2.5 % or more of its distinct fragments: `common_code`); off, every shared
+    # shingle counts as before.
     discount_common: bool = True
     # An exact copy (identical shingle sets) is stronger evidence than a partial overlap of the same size: measured
     # on transformers' labels and on ten unrelated packages, exact copies of 20-29 shingles are real copies, while
@@ -220,7 +221,9 @@ def find_matches(
                 floor = round(floor * settings.exact_copy_share)
             if shared < floor:
                 continue
-            if not exact and common.size:
+            if not exact and shared < 2 * floor and common.size:
+                # A small overlap must hold enough uncommon shingles; one of twice the floor is evidence by its size
+                # (the hand-checked false alarms share at most 63 shingles, copies of common code up to hundreds).
                 uncommon = uncommon_shared.get(fragment.content_hash)
                 if uncommon is None:
                     uncommon = uncommon_shared[fragment.content_hash] = _intersection_size(
