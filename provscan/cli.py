@@ -11,6 +11,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from provscan.cli_common import (
     walk_options,
 )
 from provscan.cli_common import fail as _fail
+
+if TYPE_CHECKING:  # the corpus module is imported only by the commands that need it, so `--help` stays fast
+    from provscan.corpus import BuildReport
 
 REPORT_FORMATS = ("text", "json", "html", "sarif")
 
@@ -204,7 +208,8 @@ def _build_default(jobs: int | None, **corpus_settings) -> None:
     )
 
 
-def _common_note(report) -> str:
+def _common_note(report: BuildReport) -> str:
+    """What a corpus build counted as boilerplate (`common_code`), for its closing message."""
     return (f"{report.common_shingles} shingles found in at least {report.common_threshold} of its "
             f"{report.distinct_contents} distinct fragments are boilerplate, not evidence")
 

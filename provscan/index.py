@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, fragment_id INTEGER NOT 
 """
 
 
+# The fragments columns in `StoredFragment`'s field order, for every query that builds one from a row.
+_FRAGMENT_COLUMNS = "id, file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash"
+
+
 class CorpusIndexError(Exception):
     """A corpus store that cannot be used (missing, corrupt, or built with other settings)."""
 
@@ -253,8 +257,7 @@ class CorpusIndex:
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                "SELECT id, file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash FROM fragments"
-                f" WHERE id IN ({marks})",
+                f"SELECT {_FRAGMENT_COLUMNS} FROM fragments WHERE id IN ({marks})",
                 chunk,
             ):
                 result[row[0]] = StoredFragment(*row)
@@ -264,7 +267,7 @@ class CorpusIndex:
         """Every fragment with its file's token codes, file by file (for corpus-wide statistics at build time)."""
         by_file: dict[int, list[StoredFragment]] = {}
         for row in self.db.execute(
-            "SELECT id, file_id, kind, name, start_line, end_line, tok_start, tok_end, content_hash FROM fragments"
+            f"SELECT {_FRAGMENT_COLUMNS} FROM fragments"
         ):
             by_file.setdefault(row[1], []).append(StoredFragment(*row))
         for file_id, blob in self.db.execute("SELECT id, codes FROM files"):
