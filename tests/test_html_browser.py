@@ -78,6 +78,15 @@ def report_case(tmp_path_factory):
         yield result, html.getvalue()
 
 
+def _open_evidence(page, finding_id: str):
+    """Follow a finding's evidence link and wait until the report's hash router has shown the evidence view (the
+    `hashchange` event runs after the click returns, so checking at once races it on a loaded machine)."""
+    page.click(f'#r0-findings a[href="#ev-r0-{finding_id}"]')
+    evidence = page.locator("#r0-evidence")
+    evidence.wait_for(state="visible", timeout=10_000)
+    return evidence
+
+
 def _visible_rows(page) -> list[dict]:
     return page.eval_on_selector_all(
         "#r0-findings tbody tr",
@@ -114,8 +123,7 @@ def test_report_overview_findings_evidence_and_filters_in_chromium(report_case, 
 
     # A finding row links to its side-by-side evidence.
     finding = next(f for f in result.code_findings if f.path == EVIL_PATH)
-    page.click(f'#r0-findings a[href="#ev-r0-{finding.id}"]')
-    evidence = page.locator("#r0-evidence")
+    evidence = _open_evidence(page, finding.id)
     assert evidence.is_visible()
     sides = evidence.locator(".side")
     assert sides.count() == 2 and sides.nth(0).is_visible() and sides.nth(1).is_visible()
@@ -138,7 +146,7 @@ def test_report_overview_findings_evidence_and_filters_in_chromium(report_case, 
 
     # The reordered whole-file copy: clicking an evidence block brings its lines into view on both sides.
     whole = next(f for f in result.code_findings if f.path == "hanbit_moe.py")
-    page.click(f'#r0-findings a[href="#ev-r0-{whole.id}"]')
+    _open_evidence(page, whole.id)
     last = max(whole.evidence, key=lambda b: b.sub_start)
     page.locator("#r0-evidence li.block").nth(whole.evidence.index(last)).click()
     for side, line in ((0, last.sub_start), (1, last.src_start)):
@@ -168,7 +176,6 @@ def test_a_2000_finding_report_pages_and_opens_evidence(tmp_path, browser):
     page.click('#r0-findings button[data-page="1"]')
     assert info.inner_text() == f"rows 101-200 of {len(result.findings)}"
     row = _visible_rows(page)[-1]
-    page.click(f'#r0-findings a[href="#ev-r0-{row["id"]}"]')
-    assert page.locator("#r0-evidence").is_visible()
+    assert _open_evidence(page, row["id"]).is_visible()
     assert browser.errors == [] and browser.dialogs == []
     page.screenshot(path=str(tmp_path / "many.png"))
