@@ -135,12 +135,6 @@ def finished(job: BatchJob) -> dict | None:
 _opened: tuple[str, dict] | None = None
 
 
-def init_worker() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
 def scan_submission(job: BatchJob) -> dict:
     """Worker: scan one submission, write its reports, then its status (the mark that it finished)."""
     global _opened
@@ -210,18 +204,17 @@ def run_jobs(jobs: list[BatchJob], workers: int, progress: Progress) -> Iterator
             progress(status)
             yield status
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
+
+    from provscan.parallel import submit_all, worker_pool
 
     attempts: dict[str, int] = {}
     pending = list(jobs)
     while pending:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)),
-                                   mp_context=multiprocessing.get_context("spawn"), initializer=init_worker)
-        futures = {pool.submit(scan_submission, job): job for job in pending}
-        pending = []
-        try:
+        with worker_pool(min(workers, len(pending))) as pool:
+            futures = submit_all(pool, scan_submission, pending)
+            pending = []
             for future in as_completed(futures):
                 job = futures[future]
                 try:
@@ -236,10 +229,6 @@ def run_jobs(jobs: list[BatchJob], workers: int, progress: Progress) -> Iterator
                                        "memory?); not marked finished, a rerun retries it"}
                 progress(status)
                 yield status
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 # -- the whole batch ---------------------------------------------------------------------------------------------
@@ -365,9 +354,6 @@ def _map(func, items: list, workers: int) -> Iterator:
     if workers <= 1 or len(items) <= 1:
         yield from map(func, items)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from provscan.parallel import map_in_pool
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=init_worker) as pool:
-        yield from pool.map(func, items)
+    yield from map_in_pool(func, items, workers)

@@ -1,59 +1,39 @@
-"""Command line: `provscan scan`, `provscan corpus ...`.
+"""Command line: `provscan scan`, `provscan corpus ...`, `provscan compare`.
 
 Heavy modules (tree-sitter, numpy, datasketch) are imported inside the commands, so `provscan --help` starts fast.
 Exit codes (`provscan.cli_common`): 0 nothing at or above --fail-on, 1 findings at or above --fail-on, 2 usage or
-fatal error.
+fatal error, 3 internal error, 130 interrupted, 141 output closed early.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from provscan import __version__
 from provscan.cli_common import (
-    EXIT_FINDINGS,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
     FAIL_ON,
+    build_default,
+    check_output,
     check_rules,
+    common_note,
+    exit_interrupted,
+    exit_on,
+    progress_bar,
+    ready_corpora,
+    say,
     settings_from_options,
     threshold_options,
     walk_options,
 )
 from provscan.cli_common import fail as _fail
 
-if TYPE_CHECKING:  # the corpus module is imported only by the commands that need it, so `--help` stays fast
-    from provscan.corpus import BuildReport
-
 REPORT_FORMATS = ("text", "json", "html", "sarif")
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-@contextmanager
-def _progress(description: str):
-    """A rich progress bar on stderr (shown only on a terminal); yields an update(done, total) callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = _stderr_console()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,19 +62,46 @@ def cli(ctx: click.Context, config_file: Path | None, no_config: bool, index_url
 
 
 def main() -> None:
-    """Console entry point: click's handling, except that Ctrl-C exits 130 (click's default, 1, means findings)."""
+    """Console entry point. Click's own `main` is not used: it makes Ctrl-C and a closed pipe exit 1, which here
+    means "findings". Ctrl-C exits 130, a reader that went away 141, an unexpected exception 3 (`cli_common`)."""
     try:
-        code = cli.main(standalone_mode=False)
+        with cli.make_context("provscan", sys.argv[1:]) as ctx:
+            cli.invoke(ctx)
+        sys.stdout.flush()
+    except click.exceptions.Exit as done:  # --help, --version
+        sys.exit(done.exit_code)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        click.echo("provscan: interrupted; no report written", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        exit_interrupted("interrupted; no report written")
+    except BrokenPipeError:
+        _stdout_gone()
+        say("the report's reader closed the output before the end (broken pipe); the report is incomplete")
+        sys.exit(EXIT_BROKEN_PIPE)
+    except Exception as error:  # noqa: BLE001 - a bug: said as one, with the file it was reading
+        _internal_error(error)
 
 
-@cli.command()
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of a closed pipe raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _internal_error(error: Exception) -> None:
+    import traceback
+
+    from provscan.diagnostics import where_it_failed
+
+    traceback.print_exception(error, file=sys.stderr)
+    where = where_it_failed(error)
+    say(f"internal error{f' while reading {where}' if where else ''}: {type(error).__name__}: {error}. This is a "
+        f"bug in provscan, not a finding; please report it with the traceback above (exit {EXIT_INTERNAL})")
+    sys.exit(EXIT_INTERNAL)
+
+
+@cli.command(short_help="Scan a directory, file or archive against the corpora.")
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--corpus", "corpora", multiple=True, metavar="NAME",
               help="Corpus to match against (repeatable; default: transformers).")
@@ -116,47 +123,38 @@ def main() -> None:
 def scan(target, corpora, fmt, output, html_output, fail_on, exclude, max_file_size, jobs, rule_files,
          no_license_detection, **thresholds) -> None:
     """Scan TARGET (a directory, file or archive) against the corpora."""
-    from provscan.corpus import DEFAULT_CORPUS, CorpusError, corpus_is_current
+    from provscan.corpus import CorpusError
     from provscan.index import CorpusIndexError
-    from provscan.scan import missing_corpora
     from provscan.scan import scan as run_scan
     from provscan.walk import WalkError
 
     if not target.exists():
         _fail(f"{target}: no such file or directory")
     rules = check_rules(rule_files)
-    names = tuple(corpora) or (DEFAULT_CORPUS,)
-    settings = settings_from_options(names, rules, walk_options(exclude, max_file_size), jobs, thresholds,
+    settings = settings_from_options(tuple(corpora), rules, walk_options(exclude, max_file_size), jobs, thresholds,
                                      license_detection=not no_license_detection)
-
+    for path in (output, html_output):
+        check_output(path)
+    settings.corpora = ready_corpora(tuple(corpora), jobs)
     try:
-        missing = missing_corpora(names)
-        default_current = DEFAULT_CORPUS not in names or corpus_is_current(DEFAULT_CORPUS)
-    except CorpusError as error:  # e.g. the shared index cannot be reached
-        _fail(str(error))
-    others = [name for name in missing if name != DEFAULT_CORPUS]
-    if others:
-        _fail(f"no corpus named {', '.join(map(repr, others))} (see `provscan corpus list`)")
-    if not default_current:
-        state = "is not built yet" if DEFAULT_CORPUS in missing else "is outdated or unfinished"
-        click.echo(f"provscan: the default corpus {state}; building it now (once, well under a minute)", err=True)
-        _build_default(jobs)
-    try:
-        with _progress("scanning") as update:
+        with progress_bar("scanning") as update:
             result = run_scan(target, settings, progress=lambda _stage, done, total: update(done, total))
     except (WalkError, CorpusError, CorpusIndexError) as error:
         _fail(str(error))
     _emit(result, fmt, output)
     if html_output is not None:
         _emit(result, "html", html_output)
-    _exit_on(result.findings, fail_on)
+    _fail_if_nothing_scanned(result)
+    exit_on(result.findings, fail_on)
 
 
-def _exit_on(findings, fail_on: str) -> None:
-    """Exit 1 when a finding reaches the --fail-on severity."""
-    threshold = FAIL_ON.index(fail_on)
-    if threshold and any(FAIL_ON.index(f.severity) >= threshold for f in findings):
-        sys.exit(EXIT_FINDINGS)
+def _fail_if_nothing_scanned(result, side: str = "") -> None:
+    """A scan that read no code and no model artifact has checked nothing: say so, and exit 2 rather than 0."""
+    if not result.nothing_scanned:
+        return
+    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(result.skipped().items()))
+    _fail(f"nothing was scanned in {side or result.target}: {result.walk.files_seen} file(s) seen, none of them code "
+          f"provscan reads or a model artifact" + (f" (skipped: {skipped})" if skipped else ""))
 
 
 def _report_writer(fmt: str):
@@ -180,41 +178,45 @@ def _emit(result, fmt: str, output: Path | None) -> None:
         _write_to(lambda out: writer(result, out), output)
 
 
+def _to_stdout(write) -> None:
+    """write(out) into memory, then onto stdout with os.write, to the last byte or a BrokenPipeError.
+
+    Why not write to sys.stdout directly: when the reader of a pipe goes away during one large write (an HTML page
+    is one), Python's buffered stdout can drop the bytes not yet written without raising, and the report would read
+    as complete: a short os.write is retried, and the retry meets the closed pipe.
+    """
+    import io
+
+    rendered = io.StringIO()
+    write(rendered)
+    stream = sys.stdout
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (click's test runner): write as usual
+        stream.write(rendered.getvalue())
+        return
+    stream.flush()
+    data = memoryview(rendered.getvalue().encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    while data:
+        data = data[os.write(descriptor, data):]
+
+
 def _write_to(write, output: Path | None) -> None:
     """Run write(out) on stdout or on the file `output` (a clear error when it cannot be written)."""
+    from provscan.diagnostics import reading
+
     if output is None:
-        write(sys.stdout)
+        _to_stdout(write)
         return
     try:
-        with output.open("w", encoding="utf-8") as handle:
+        with reading(f"{output} (writing the report)"), output.open("w", encoding="utf-8") as handle:
             write(handle)
     except OSError as error:
         _fail(f"{output}: cannot write report: {error.strerror}")
-    click.echo(f"provscan: report written to {output}", err=True)
+    say(f"report written to {output}")
 
 
-def _build_default(jobs: int | None, **corpus_settings) -> None:
-    from provscan.corpus import CorpusError, build_default_corpus
-
-    try:
-        with _progress("building default corpus") as update:
-            report = build_default_corpus(jobs=jobs, progress=update, **corpus_settings)
-    except CorpusError as error:
-        _fail(str(error))
-    click.echo(
-        f"provscan: corpus 'transformers' built: {report.files_indexed} files, {report.fragments} fragments "
-        f"in {report.seconds:.1f}s; {_common_note(report)}",
-        err=True,
-    )
-
-
-def _common_note(report: BuildReport) -> str:
-    """What a corpus build counted as boilerplate (`common_code`), for its closing message."""
-    return (f"{report.common_shingles} shingles found in at least {report.common_threshold} of its "
-            f"{report.distinct_contents} distinct fragments are boilerplate, not evidence")
-
-
-@cli.group()
+@cli.group(short_help="Manage the corpora of known code (kept in the cache directory).")
 def corpus() -> None:
     """Manage the corpora of known code (stored under the user cache directory)."""
 
@@ -236,14 +238,14 @@ def _corpus_settings(k: int | None, min_tokens: int | None) -> dict:
     return {"settings": settings, "min_tokens": min_tokens or DEFAULT_MIN_TOKENS}
 
 
-@corpus.command("build-default")
+@corpus.command("build-default", short_help="Build or update the default corpus (installed transformers).")
 @_fingerprint_options
-def build_default(jobs, k, min_tokens) -> None:
+def build_default_command(jobs, k, min_tokens) -> None:
     """Build (or update) the default corpus from the installed transformers package's models/ folder."""
-    _build_default(jobs, **_corpus_settings(k, min_tokens))
+    build_default(jobs, **_corpus_settings(k, min_tokens))
 
 
-@corpus.command("add")
+@corpus.command("add", short_help="Add or update corpus NAME from a directory, clone or archive.")
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--split-projects", is_flag=True, help="Each top-level directory of PATH is its own project.")
@@ -254,8 +256,8 @@ def add(name, path, split_projects, jobs, k, min_tokens) -> None:
     from provscan.walk import WalkError
 
     try:
-        with _progress(f"indexing {name}") as update:
-            report = add_corpus(name, path, split_projects=split_projects, jobs=jobs, progress=update,
+        with progress_bar(f"indexing {name}", plain=True) as update:
+            report = add_corpus(name, path, split_projects=split_projects, jobs=jobs, progress=update, on_wait=say,
                                 **_corpus_settings(k, min_tokens))
     except (CorpusError, WalkError) as error:
         _fail(str(error))
@@ -263,7 +265,7 @@ def add(name, path, split_projects, jobs, k, min_tokens) -> None:
     click.echo(
         f"corpus {name!r}: {report.files_indexed} files indexed, {report.files_unchanged} unchanged, "
         f"{report.files_removed} removed, {skipped} skipped, {report.fragments} fragments in {report.seconds:.1f}s; "
-        f"{_common_note(report)}"
+        f"{common_note(report)}"
     )
 
 
@@ -278,8 +280,9 @@ def list_() -> None:
         infos = list_corpora()
     except CorpusError as error:
         _fail(str(error))
+    where = storage().location
     if not infos:
-        click.echo(f"no corpora in {storage().location}; run `provscan corpus build-default`")
+        click.echo(f"no corpora in {where}; run `provscan corpus build-default`")
         return
     table = Table()
     for column in ("name", "files", "lines", "fragments", "projects", "version", "built"):
@@ -299,6 +302,7 @@ def list_() -> None:
     if not console.is_terminal:
         console = Console(width=200)  # piped output: never fold names across lines
     console.print(table)
+    click.echo(f"{len(infos)} {'corpus' if len(infos) == 1 else 'corpora'} in {where}")
 
 
 @corpus.command("remove")
@@ -308,14 +312,14 @@ def remove(name) -> None:
     from provscan.corpus import CorpusError, remove_corpus
 
     try:
-        remove_corpus(name)
+        remove_corpus(name, on_wait=say)
     except CorpusError as error:
         _fail(str(error))
     click.echo(f"corpus {name!r} removed")
 
 
 # -- provscan compare: two repositories against each other, no corpus (logic in provscan.compare) ---------------
-@cli.command()
+@cli.command(short_help="Compare two repositories with each other (no corpus).")
 @click.argument("a", type=click.Path(exists=True, path_type=Path))
 @click.argument("b", type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True)
@@ -341,14 +345,18 @@ def compare(a, b, fmt, output, html_output, fail_on, min_tokens, exclude, jobs, 
     if min_tokens is not None:
         settings.min_tokens = min_tokens
     color = fmt == "text" and output is None and sys.stdout.isatty()
+    for path in (output, html_output):
+        check_output(path)
     try:
-        with _progress("indexing both sides") as update, comparing(a, b, settings, progress=update) as directions:
+        with progress_bar("indexing both sides") as update, comparing(a, b, settings, progress=update) as directions:
             _write_to(lambda out: write_comparison(directions, fmt, out, color=color), output)
             if html_output is not None:
                 _write_to(lambda out: write_comparison(directions, "html", out), html_output)
     except (WalkError, CorpusError, CorpusIndexError) as error:
         _fail(str(error))
-    _exit_on([f for direction in directions for f in direction.result.findings], fail_on)
+    for direction in directions:
+        _fail_if_nothing_scanned(direction.result, direction.submission)
+    exit_on([f for direction in directions for f in direction.result.findings], fail_on, " (either direction)")
 
 
 # Workflows beside the one-off scan (pre-commit hook, baselines, batch scans) live in a module of their own.
@@ -360,7 +368,7 @@ cli.add_command(batch)
 
 
 # --- reference models (provscan.models) ------------------------------------------------------------------------
-@corpus.command("add-model")
+@corpus.command("add-model", short_help="Register a local model directory as reference model NAME.")
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def add_model(name, path) -> None:

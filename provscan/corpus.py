@@ -19,11 +19,20 @@ from pathlib import Path, PurePosixPath
 
 from provscan import common_code
 from provscan.common_code import common_shingles
+from provscan.diagnostics import reading
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
 from provscan.notices import header_notices, is_copyright_line
-from provscan.parallel import map_unordered
-from provscan.store import EmbeddedStorage, IndexStore, Storage, WritableIndexStore, index_url, select_storage
+from provscan.parallel import parallel_map
+from provscan.store import (
+    EmbeddedStorage,
+    IndexStore,
+    Storage,
+    WaitNotice,
+    WritableIndexStore,
+    index_url,
+    select_storage,
+)
 from provscan.walk import Skip, WalkOptions, WalkReport, walk
 
 DEFAULT_CORPUS = "transformers"
@@ -134,18 +143,34 @@ def build_corpus(
     jobs: int | None = None,
     walk_options: WalkOptions | None = None,
     progress: ProgressCallback | None = None,
-) -> BuildReport:
-    """Create or update corpus `name` from `source` (directory, file or archive)."""
+    on_wait: WaitNotice | None = None,
+    unless_current: bool = False,
+) -> BuildReport | None:
+    """Create or update corpus `name` from `source` (directory, file or archive).
+
+    Builds of one corpus take turns (`Storage.build_lock`; `on_wait` is told when this one must wait). With
+    `unless_current`, nothing is built when, once it is this build's turn, the corpus is there and current (another
+    process built it meanwhile): None is returned.
+    """
     settings = settings or FingerprintSettings()
     project_of = project_of or (lambda _path: name)
-    started = time.perf_counter()
-    report = BuildReport(corpus=name)
     corpus_path(name)  # checks the name
     store = storage()
     source = Path(source)
     if not source.exists():
         raise CorpusError(f"{source}: no such file or directory")
+    with store.build_lock(name, on_wait):
+        if unless_current and _stored_is_current(store, name):
+            return None
+        return _build_locked(store, name, source, project_of, path_prefix, description, version, settings,
+                             min_tokens, jobs, walk_options, progress)
 
+
+def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[[str], str], path_prefix: str,
+                  description: str, version: str, settings: FingerprintSettings, min_tokens: int, jobs: int | None,
+                  walk_options: WalkOptions | None, progress: ProgressCallback | None) -> BuildReport:
+    started = time.perf_counter()
+    report = BuildReport(corpus=name)
     expected = _settings_meta(settings, min_tokens)
     # Fingerprints made with other settings are not comparable: start afresh rather than mix them.
     fresh = store.exists(name) and _stored_settings(store, name) != expected
@@ -154,31 +179,33 @@ def build_corpus(
         seen: set[str] = set()
         jobs_todo: list[AnalysisJob] = []
         texts: dict[str, tuple[str, str]] = {}
-        for source_file in walk(source, walk_options or WalkOptions(), report.walk):
-            stored_path = path_prefix + source_file.path
-            seen.add(stored_path)
-            if known.get(stored_path) == source_file.sha256:
-                report.files_unchanged += 1
-                continue
-            texts[stored_path] = (source_file.sha256, source_file.text)
-            jobs_todo.append(AnalysisJob(stored_path, source_file.text, settings, min_tokens))
+        with reading(str(source)):
+            for source_file in walk(source, walk_options or WalkOptions(), report.walk):
+                stored_path = path_prefix + source_file.path
+                seen.add(stored_path)
+                if known.get(stored_path) == source_file.sha256:
+                    report.files_unchanged += 1
+                    continue
+                texts[stored_path] = (source_file.sha256, source_file.text)
+                jobs_todo.append(AnalysisJob(stored_path, source_file.text, settings, min_tokens))
         for vanished in set(known) - seen:
             index.remove_file(vanished)
             report.files_removed += 1
 
         total = len(jobs_todo)
         generated: dict[str, str] = {}  # stored path -> the file it was generated from (per its header)
-        for done, result in enumerate(map_unordered(analyse, jobs_todo, jobs), start=1):
+        for done, result in enumerate(parallel_map(analyse, jobs_todo, jobs), start=1):
             if isinstance(result, Skip):
                 report.skipped[result.reason] += 1
                 report.skips.append(result)
             else:
-                sha256, text = texts.pop(result.normalised.path)
-                record = _file_record(result, project_of, sha256, text)
-                origin = _GENERATED_FROM.search(text[:2000])
-                if origin and not _has_copyright(record.notices):
-                    generated[record.path] = origin.group(1)
-                index.add_file(record)
+                with reading(str(source / result.normalised.path.removeprefix(path_prefix))):
+                    sha256, text = texts.pop(result.normalised.path)
+                    record = _file_record(result, project_of, sha256, text)
+                    origin = _GENERATED_FROM.search(text[:2000])
+                    if origin and not _has_copyright(record.notices):
+                        generated[record.path] = origin.group(1)
+                    index.add_file(record)
                 report.files_indexed += 1
                 report.fragments += len(record.fragments)
             if progress:
@@ -234,13 +261,24 @@ def _inherit_notices(index: WritableIndexStore, generated: dict[str, str]) -> No
             index.set_notices(path, [{**n, "from": origin} for n in notices])
 
 
-def _stored_settings(store: Storage, name: str) -> dict[str, str]:
+def _stored_meta(store: Storage, name: str) -> dict[str, str]:
+    """The committed metadata of corpus `name` ({} when it is missing or unreadable)."""
+    if not store.exists(name):
+        return {}
     try:
         with store.open(name) as index:
-            meta = index.meta()
+            return index.meta()
     except CorpusIndexError:
         return {}
+
+
+def _stored_settings(store: Storage, name: str) -> dict[str, str]:
+    meta = _stored_meta(store, name)
     return {key: meta.get(key, "") for key in _settings_meta(FingerprintSettings(), 0)}
+
+
+def _stored_is_current(store: Storage, name: str) -> bool:
+    return _is_current(_stored_meta(store, name))
 
 
 def _settings_meta(settings: FingerprintSettings, min_tokens: int) -> dict[str, str]:
@@ -282,8 +320,9 @@ def _file_record(result: FingerprintedFile, project_of: Callable[[str], str], sh
 
 def build_default_corpus(
     *, jobs: int | None = None, progress: ProgressCallback | None = None, settings: FingerprintSettings | None = None,
-    min_tokens: int = DEFAULT_MIN_TOKENS,
-) -> BuildReport:
+    min_tokens: int = DEFAULT_MIN_TOKENS, on_wait: WaitNotice | None = None, unless_current: bool = False,
+) -> BuildReport | None:
+    """Build (or update) the default corpus from the installed transformers (see `build_corpus` for the rest)."""
     models, version = default_corpus_source()
     return build_corpus(
         DEFAULT_CORPUS,
@@ -296,20 +335,24 @@ def build_default_corpus(
         min_tokens=min_tokens,
         jobs=jobs,
         progress=progress,
+        on_wait=on_wait,
+        unless_current=unless_current,
     )
 
 
 def add_corpus(
     name: str, source: Path, *, split_projects: bool = False, jobs: int | None = None,
     progress: ProgressCallback | None = None, settings: FingerprintSettings | None = None,
-    min_tokens: int = DEFAULT_MIN_TOKENS,
+    min_tokens: int = DEFAULT_MIN_TOKENS, on_wait: WaitNotice | None = None,
 ) -> BuildReport:
     """Add or update a user corpus; with `split_projects`, each top-level directory is its own project."""
     project_of = _project_per_top_dir(name) if split_projects else None
-    return build_corpus(
+    report = build_corpus(
         name, Path(source), project_of=project_of, description=f"added from {source}", settings=settings,
-        min_tokens=min_tokens, jobs=jobs, progress=progress,
+        min_tokens=min_tokens, jobs=jobs, progress=progress, on_wait=on_wait,
     )
+    assert report is not None  # only `unless_current` builds can be skipped
+    return report
 
 
 @_index_errors
@@ -327,9 +370,9 @@ def list_corpora() -> list[CorpusInfo]:
 
 
 @_index_errors
-def remove_corpus(name: str) -> None:
+def remove_corpus(name: str, on_wait: WaitNotice | None = None) -> None:
     corpus_path(name)  # checks the name
-    if not storage().remove(name):
+    if not storage().remove(name, on_wait):
         raise CorpusError(f"no corpus named {name!r} (see `provscan corpus list`)")
 
 
@@ -358,6 +401,21 @@ def corpus_is_current(name: str) -> bool:
             return _is_current(index.meta())
     except CorpusIndexError:
         return False
+
+
+@_index_errors
+def default_corpus_release() -> tuple[str | None, str]:
+    """(the transformers release the default corpus was built from, or None when it is missing or must be rebuilt;
+    the installed release), e.g. ("transformers 5.23.0", "transformers 5.24.0")."""
+    meta = _stored_meta(storage(), DEFAULT_CORPUS)
+    built = meta.get("version", "") if _is_current(meta) else None
+    try:
+        installed = f"transformers {default_corpus_source()[1]}"
+    except CorpusError:
+        if built is None:
+            raise
+        installed = built  # transformers uninstalled since: the corpus built from it is used as it is
+    return built, installed
 
 
 @_index_errors

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xxhash
 
+from provscan.diagnostics import reading
 from provscan.fingerprint import FingerprintedFile, shingles
 from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, aligned_coverage, evidence
 
@@ -162,73 +163,75 @@ def build_findings(
     findings: list[CodeMatchFinding] = []
     coverage = Coverage()
     for file_index, fingerprinted in enumerate(files):
-        nf = fingerprinted.normalised
-        coverage.code_lines += nf.code_lines
-        owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}  # fragment index -> finding + its files
-        file_findings: list[CodeMatchFinding] = []
-        line_owner: dict[int, tuple[str, str]] = {}
-        for fragment_index, fragment in enumerate(nf.fragments):
-            ranked = by_fragment.get((file_index, fragment_index))
-            if not ranked:
-                continue
-            ranked = _rank(ranked, affinity[file_index])
-            ancestor = _owning_ancestor(nf, fragment_index, owner)
-            if ancestor is not None:
-                parent_finding, parent_files = ancestor
-                best_jaccard = max(m.jaccard for m in ranked)
-                # Fold only when one of the enclosing finding's files holds a match as good as this fragment's best
-                # (its own source file first, so nested code points into the file the finding names); otherwise
-                # the fragment's own best source (and its twins) must be reported.
-                parent_source = (parent_finding.source.corpus, parent_finding.source.path)
-                good = [m for m in ranked if m.source_file_key in parent_files
-                        and m.jaccard >= best_jaccard - TIE_TOLERANCE]
-                folded = min(good, key=lambda m: (m.source.corpus, m.source.path) != parent_source, default=None)
-                if folded is not None:
-                    blocks, lines, _ = _evidence(nf, fragment_index, folded, corpora, min_run, align=False)
-                    parent_finding.members.append(
-                        Member(fragment.kind, fragment.name, fragment.start_line, fragment.end_line,
-                               folded.source, round(folded.jaccard, 4), round(folded.containment, 4), blocks)
-                    )
-                    _claim(line_owner, lines, folded.source)
+        with reading(fingerprinted.normalised.path):
+            nf = fingerprinted.normalised
+            coverage.code_lines += nf.code_lines
+            # fragment index -> finding + its files
+            owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}
+            file_findings: list[CodeMatchFinding] = []
+            line_owner: dict[int, tuple[str, str]] = {}
+            for fragment_index, fragment in enumerate(nf.fragments):
+                ranked = by_fragment.get((file_index, fragment_index))
+                if not ranked:
                     continue
-            best = ranked[0]
-            tied = [m for m in ranked[1:] if m.jaccard >= best.jaccard - TIE_TOLERANCE]
-            also_in = _distinct_sources(best, tied)
-            blocks, lines, best.alignment = _evidence(nf, fragment_index, best, corpora, min_run)
-            finding = CodeMatchFinding(
-                id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
-                kind="code-match",
-                severity=severity_of(best),
-                rule_id="code-match",
-                message=f"{fragment.kind} {fragment.name} matches {best.source.corpus}/{best.source.project} "
-                f"{best.source.path}:{best.source.start_line}-{best.source.end_line} {best.source.name} "
-                f"(Jaccard {best.jaccard:.2f})",
-                path=nf.path,
-                start_line=fragment.start_line,
-                end_line=fragment.end_line,
-                language=nf.language,
-                fragment_kind=fragment.kind,
-                fragment_name=fragment.name,
-                source=best.source,
-                jaccard=round(best.jaccard, 4),
-                containment=round(best.containment, 4),
-                source_containment=round(best.source_containment, 4),
-                shared_shingles=best.shared,
-                alignment=round(best.alignment, 4),
-                evidence=blocks,
-                source_notices=best.notices,
-                also_in=also_in[:50],
-                also_in_total=len(also_in),
-            )
-            owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
-            file_findings.append(finding)
-            _claim(line_owner, lines, best.source)
-        for finding in file_findings:
-            finding.matched_lines = _count_lines(finding)
-        findings.extend(file_findings)
-        coverage.matched_lines += len(line_owner)
-        for project_key, count in Counter(line_owner.values()).items():
-            coverage.per_project[project_key] = coverage.per_project.get(project_key, 0) + count
+                ranked = _rank(ranked, affinity[file_index])
+                ancestor = _owning_ancestor(nf, fragment_index, owner)
+                if ancestor is not None:
+                    parent_finding, parent_files = ancestor
+                    best_jaccard = max(m.jaccard for m in ranked)
+                    # Fold only when one of the enclosing finding's files holds a match as good as this fragment's best
+                    # (its own source file first, so nested code points into the file the finding names); otherwise
+                    # the fragment's own best source (and its twins) must be reported.
+                    parent_source = (parent_finding.source.corpus, parent_finding.source.path)
+                    good = [m for m in ranked if m.source_file_key in parent_files
+                            and m.jaccard >= best_jaccard - TIE_TOLERANCE]
+                    folded = min(good, key=lambda m: (m.source.corpus, m.source.path) != parent_source, default=None)
+                    if folded is not None:
+                        blocks, lines, _ = _evidence(nf, fragment_index, folded, corpora, min_run, align=False)
+                        parent_finding.members.append(
+                            Member(fragment.kind, fragment.name, fragment.start_line, fragment.end_line,
+                                   folded.source, round(folded.jaccard, 4), round(folded.containment, 4), blocks)
+                        )
+                        _claim(line_owner, lines, folded.source)
+                        continue
+                best = ranked[0]
+                tied = [m for m in ranked[1:] if m.jaccard >= best.jaccard - TIE_TOLERANCE]
+                also_in = _distinct_sources(best, tied)
+                blocks, lines, best.alignment = _evidence(nf, fragment_index, best, corpora, min_run)
+                finding = CodeMatchFinding(
+                    id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
+                    kind="code-match",
+                    severity=severity_of(best),
+                    rule_id="code-match",
+                    message=f"{fragment.kind} {fragment.name} matches {best.source.corpus}/{best.source.project} "
+                    f"{best.source.path}:{best.source.start_line}-{best.source.end_line} {best.source.name} "
+                    f"(Jaccard {best.jaccard:.2f})",
+                    path=nf.path,
+                    start_line=fragment.start_line,
+                    end_line=fragment.end_line,
+                    language=nf.language,
+                    fragment_kind=fragment.kind,
+                    fragment_name=fragment.name,
+                    source=best.source,
+                    jaccard=round(best.jaccard, 4),
+                    containment=round(best.containment, 4),
+                    source_containment=round(best.source_containment, 4),
+                    shared_shingles=best.shared,
+                    alignment=round(best.alignment, 4),
+                    evidence=blocks,
+                    source_notices=best.notices,
+                    also_in=also_in[:50],
+                    also_in_total=len(also_in),
+                )
+                owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
+                file_findings.append(finding)
+                _claim(line_owner, lines, best.source)
+            for finding in file_findings:
+                finding.matched_lines = _count_lines(finding)
+            findings.extend(file_findings)
+            coverage.matched_lines += len(line_owner)
+            for project_key, count in Counter(line_owner.values()).items():
+                coverage.per_project[project_key] = coverage.per_project.get(project_key, 0) + count
     findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.path, f.start_line))
     return findings, coverage
 

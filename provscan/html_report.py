@@ -248,13 +248,13 @@ def _highlight_files(texts: dict[str, tuple], workers: int | None) -> dict[str, 
     """key -> (path, LoadedText, line ranges): the wanted lines of every readable file, highlighted (in worker
     processes when there are many files), or the reason a file cannot be shown."""
     from provscan.highlight import HighlightJob, highlight_job
-    from provscan.parallel import map_unordered
+    from provscan.parallel import parallel_map
 
     views = {key: {"path": path, "lines": {}, "problem": text.warning, "warning": ""}
              for key, (path, text, _ranges) in texts.items() if text.text is None}
     jobs = [HighlightJob(key, path, text.text, tuple(ranges))
             for key, (path, text, ranges) in texts.items() if text.text is not None]
-    for key, total, lines in map_unordered(highlight_job, jobs, workers):
+    for key, total, lines in parallel_map(highlight_job, jobs, workers):
         path, text, _ranges = texts[key]
         views[key] = {"path": path, "lines": {str(n): tokens for n, tokens in lines.items()}, "total": total,
                       "problem": "", "warning": text.warning}

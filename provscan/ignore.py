@@ -86,9 +86,12 @@ def _build_ignore(
             try:
                 GitIgnoreSpec.from_lines([line])
             except (ValueError, re.error) as exc:
+                # re.error's own text ends "at position N" of the regular expression the pattern became: not a
+                # position the user can find in what they wrote.
+                problem = exc.msg if isinstance(exc, re.error) else exc
                 if on_invalid is None:
-                    raise ValueError(f"{source}: invalid pattern {line!r}: {exc}") from None
-                on_invalid(f"{source} line {n}: invalid pattern {line!r} ignored ({exc})")
+                    raise ValueError(f"{source}: invalid pattern {line!r}: {problem}") from None
+                on_invalid(f"{source} line {n}: invalid pattern {line!r} ignored ({problem})")
             else:
                 good.append((n, line))
         kept = good
@@ -96,6 +99,11 @@ def _build_ignore(
             return None
         spec = GitIgnoreSpec.from_lines([line for _, line in kept])
     return _IgnoreFile(base=base, source=source, spec=spec, lines=kept)
+
+
+def check_patterns(patterns: Iterable[str], source: str) -> None:
+    """Raise ValueError naming the first invalid gitignore-style pattern (checked before any work)."""
+    _build_ignore(patterns, "", source)
 
 
 class PathFilter:

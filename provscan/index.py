@@ -12,6 +12,7 @@ so matches can be verified exactly and mapped to lines, plus the file's notice l
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
@@ -293,3 +294,48 @@ class CorpusIndex:
                 "SELECT project, COUNT(*), SUM(total_lines) FROM files GROUP BY project ORDER BY project"
             )
         )
+
+
+class StagedCorpusIndex(CorpusIndex):
+    """A build's private copy of a corpus, published over the live file by one atomic rename at `commit`.
+
+    Readers open the live file only, so they never meet a build's lock or half-written tables; one that opened it
+    before the rename keeps reading that version. Nobody else reads the staging file, so it needs neither a
+    rollback journal nor a sync per transaction: a build that fails or is interrupted just deletes it, and the data
+    is synced once, before the rename, so a power cut cannot publish a torn file.
+    """
+
+    def __init__(self, staging: Path, live: Path, *, copy_from: Path | None = None) -> None:
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        if copy_from is not None and copy_from.exists():
+            source = sqlite3.connect(f"file:{copy_from}?mode=ro", uri=True)
+            target = sqlite3.connect(staging)
+            try:
+                source.backup(target)
+            except sqlite3.DatabaseError:  # an unreadable previous version is rebuilt from nothing
+                target.close()
+                staging.unlink(missing_ok=True)
+            finally:
+                source.close()
+                target.close()
+        super().__init__(staging, writable=True)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.live = Path(live)
+        self.published = False
+
+    def commit(self) -> None:
+        self.db.commit()
+        self.db.close()
+        descriptor = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(self.path, self.live)
+        self.published = True
+
+    def close(self) -> None:
+        self.db.close()
+        if not self.published:
+            self.path.unlink(missing_ok=True)

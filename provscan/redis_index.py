@@ -29,6 +29,7 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
@@ -142,11 +143,16 @@ class RedisStorage:
     def open_writer(self, name: str, *, fresh: bool) -> RedisCorpusWriter:
         return RedisCorpusWriter(self, name, fresh=fresh)
 
+    def build_lock(self, name: str, on_wait=None) -> AbstractContextManager[None]:
+        """Nothing to hold here: the writer takes the corpus's lock key itself, and a second build of the same
+        corpus is refused with a message rather than left waiting (a crashed build's key lasts LOCK_SECONDS)."""
+        return nullcontext()
+
     def names(self) -> list[str]:
         members = self._call("listing corpora", self.client.smembers, REGISTRY)
         return sorted(m.decode() for m in members if self.exists(m.decode()))
 
-    def remove(self, name: str) -> bool:
+    def remove(self, name: str, on_wait=None) -> bool:
         keys = _Keys(name)
         token = _acquire(self, keys, name)
         try:

@@ -167,11 +167,12 @@ def write_text(result: ScanResult, out: IO[str], *, color: bool = False, width: 
     console = Console(file=out, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=True)
     counts = summary["findings"]
     total = sum(counts.values())
-    verdict = (
-        f"{total} finding(s): {counts['high']} high, {counts['medium']} medium, {counts['low']} low"
-        if total
-        else "no code from the corpus found"
-    )
+    if total:
+        verdict = f"{total} finding(s): {counts['high']} high, {counts['medium']} medium, {counts['low']} low"
+    elif result.nothing_scanned:
+        verdict = "nothing scanned: no file could be read as code or a model artifact"
+    else:
+        verdict = "no code from the corpus found"
     console.print(f"[bold]provscan {result.provscan_version}[/bold] scan of {result.target}: {verdict}")
     console.print(
         f"{summary['files_scanned']} files scanned, {summary['files_skipped']} skipped, "

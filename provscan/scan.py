@@ -15,12 +15,13 @@ from pathlib import Path
 
 from provscan import __version__
 from provscan.corpus import DEFAULT_CORPUS, DEFAULT_MIN_TOKENS, corpus_exists, open_corpus, settings_of
+from provscan.diagnostics import reading
 from provscan.findings import SEVERITIES, CodeMatchFinding, Coverage, Finding, build_findings
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse, fingerprint_file
 from provscan.markers import MarkerHit, detect_markers
 from provscan.match import Match, MatchSettings, OpenCorpus, find_matches
 from provscan.notices import Notice, detect_notices, licence_query, load_license_index, scancode_licenses
-from provscan.parallel import map_unordered
+from provscan.parallel import parallel_map
 from provscan.provenance import attach_licences, attribution_findings, marker_findings, notice_findings
 from provscan.rulebook import load_rulebook
 from provscan.walk import Skip, SourceFile, WalkOptions, WalkReport, walk
@@ -63,6 +64,11 @@ class FileAnalysis:
 
 def analyse_submission(job: SubmissionJob) -> FileAnalysis:
     """Worker: code fingerprint plus notices and markers of one file (any text file has notices)."""
+    with reading(job.analysis.path):
+        return _analyse_submission(job)
+
+
+def _analyse_submission(job: SubmissionJob) -> FileAnalysis:
     result = analyse(job.analysis)
     fingerprinted = result if isinstance(result, FingerprintedFile) else None
     path, text = job.analysis.path, job.analysis.text
@@ -113,12 +119,30 @@ class ScanResult:
         return [f for f in self.findings if isinstance(f, CodeMatchFinding)]
 
     @property
+    def nothing_scanned(self) -> bool:
+        """No code file was fingerprinted and no model artifact analysed: the scan checked nothing."""
+        return not self.files and not (self.models is not None and self.models.models)
+
+    @property
     def files_with_parse_errors(self) -> int:
         return sum(1 for f in self.files if f.parse_errors)
 
     def skipped(self) -> Counter:
         """Every file not scanned, by reason: the walker's skips plus the parse stage's."""
         return self.walk.skipped + Counter(skip.reason for skip in self.parse_skips)
+
+
+def _collect(file_result: FileAnalysis, parse_skips: list[Skip], analysed: list[FingerprintedFile],
+             notices: list[Notice], markers: list[MarkerHit], walk_report: WalkReport) -> None:
+    """Add one file's analysis to what the scan collects."""
+    if file_result.skip is not None:
+        parse_skips.append(file_result.skip)
+    if file_result.fingerprinted is not None:
+        analysed.append(file_result.fingerprinted)
+    notices.extend(file_result.notices)
+    markers.extend(file_result.markers)
+    for problem in file_result.problems:
+        walk_report.add_warning(problem.path, problem.reason, problem.detail)
 
 
 def open_corpora(names: tuple[str, ...]) -> dict[str, OpenCorpus]:
@@ -154,14 +178,15 @@ def scan(
 
         rulebook = load_rulebook(settings.rules)
         walk_report = WalkReport()
-        jobs = [
-            SubmissionJob(
-                AnalysisJob(source.path, source.text, first_settings, settings.min_tokens, keep_comments=True),
-                settings.rules,
-                settings.scancode_copyrights,
-            )
-            for source in (walk(target, settings.walk, walk_report) if sources is None else sources)
-        ]
+        with reading(str(target)):
+            jobs = [
+                SubmissionJob(
+                    AnalysisJob(source.path, source.text, first_settings, settings.min_tokens, keep_comments=True),
+                    settings.rules,
+                    settings.scancode_copyrights,
+                )
+                for source in (walk(target, settings.walk, walk_report) if sources is None else sources)
+            ]
         licence_files = [job.analysis for job in jobs if licence_query(job.analysis.path, job.analysis.text)]
         index_loader = None
         if settings.license_detection and licence_files:
@@ -172,15 +197,8 @@ def scan(
         analysed: list[FingerprintedFile] = []
         notices: list[Notice] = []
         markers: list[MarkerHit] = []
-        for done, file_result in enumerate(map_unordered(analyse_submission, jobs, settings.jobs), start=1):
-            if file_result.skip is not None:
-                parse_skips.append(file_result.skip)
-            if file_result.fingerprinted is not None:
-                analysed.append(file_result.fingerprinted)
-            notices.extend(file_result.notices)
-            markers.extend(file_result.markers)
-            for problem in file_result.problems:
-                walk_report.add_warning(problem.path, problem.reason, problem.detail)
+        for done, file_result in enumerate(parallel_map(analyse_submission, jobs, settings.jobs), start=1):
+            _collect(file_result, parse_skips, analysed, notices, markers, walk_report)
             if progress:
                 progress("parse", done, len(jobs))
         analysed.sort(key=lambda f: f.normalised.path)
@@ -200,7 +218,8 @@ def scan(
             if fingerprint_settings != first_settings:
                 files = [fingerprint_file(f.normalised, fingerprint_settings, settings.min_tokens) for f in analysed]
             for corpus in group:
-                matches.extend(find_matches(files, corpus, settings.match))
+                with reading(f"corpus {corpus.name!r} (matching the submission against it)"):
+                    matches.extend(find_matches(files, corpus, settings.match))
                 if progress:
                     progress("match", 1, 1)
         code_findings, coverage = build_findings(analysed, matches, corpora, settings.match.min_run)
@@ -212,8 +231,9 @@ def scan(
         if settings.model_analysis and sources is None:
             from provscan.models.stage import scan_models
 
-            models, parse_skips = scan_models(target, settings.model_references, [job.analysis.path for job in jobs],
-                                              walk_report, parse_skips)
+            with reading(f"{target} (model artifacts)"):
+                models, parse_skips = scan_models(target, settings.model_references,
+                                                  [job.analysis.path for job in jobs], walk_report, parse_skips)
         findings: list[Finding] = [
             *code_findings,
             *attribution_findings(code_findings, notices_by_path, rulebook),

@@ -14,13 +14,15 @@ inherit). Both implementations store the same records and answer the same querie
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from provscan.index import CorpusIndex, CorpusIndexError, FileRecord, StoredFile, StoredFragment
+from provscan.index import CorpusIndex, CorpusIndexError, FileRecord, StagedCorpusIndex, StoredFile, StoredFragment
 
 INDEX_ENV = "PROVSCAN_INDEX"
 
@@ -52,21 +54,33 @@ class WritableIndexStore(IndexStore, Protocol):
     def commit(self) -> None: ...
 
 
+WaitNotice = Callable[[str], None]  # told, once, why a build waits for another process
+
+
 class Storage(Protocol):
     """Where the corpora of one index live: open, list and remove them by name."""
 
     location: str  # shown to users ("no corpora in ...")
 
+    def build_lock(self, name: str, on_wait: WaitNotice | None = None) -> AbstractContextManager[None]: ...
     def exists(self, name: str) -> bool: ...
     def where(self, name: str) -> str: ...
     def open(self, name: str) -> IndexStore: ...
     def open_writer(self, name: str, *, fresh: bool) -> WritableIndexStore: ...
     def names(self) -> list[str]: ...
-    def remove(self, name: str) -> bool: ...
+    def remove(self, name: str, on_wait: WaitNotice | None = None) -> bool: ...
 
 
 class EmbeddedStorage:
-    """One SQLite file per corpus in `directory` (SQLite's transactions give the build its all-or-nothing commit)."""
+    """One SQLite file per corpus in `directory`.
+
+    Safe for several processes on one cache directory (two terminals, a CI matrix, reviewers sharing a cache): a
+    build holds the corpus's lock file for its whole run, so a second build of the same corpus waits for it (and
+    can then find the corpus already built); it writes a private staging copy and publishes it with one atomic
+    rename at commit. Readers never see a half-written or locked file, a scan open during a rebuild keeps reading
+    the version it opened, and an interrupted or crashed build leaves the previous version in place (its staging
+    file is collected by the next build).
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -84,19 +98,41 @@ class EmbeddedStorage:
     def open(self, name: str) -> CorpusIndex:
         return CorpusIndex(self.path(name))
 
-    def open_writer(self, name: str, *, fresh: bool) -> CorpusIndex:
-        if fresh:
-            self.path(name).unlink(missing_ok=True)
-        return CorpusIndex(self.path(name), writable=True)
+    @contextmanager
+    def build_lock(self, name: str, on_wait: WaitNotice | None = None) -> Iterator[None]:
+        """Hold corpus `name`'s lock (an OS file lock: released when its holder exits, even by a crash)."""
+        from filelock import FileLock, Timeout
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.directory / f"{name}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait(f"another provscan process is building corpus {name!r} in {self.directory}; waiting for it "
+                        f"to finish (lock {lock.lock_file})")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def open_writer(self, name: str, *, fresh: bool) -> StagedCorpusIndex:
+        """A staging copy of corpus `name` (empty when `fresh`); the caller holds `build_lock(name)`."""
+        for leftover in self.directory.glob(f"{name}.sqlite.build-*"):  # from builds that crashed: nobody else's
+            leftover.unlink(missing_ok=True)
+        staging = self.directory / f"{name}.sqlite.build-{os.getpid()}-{secrets.token_hex(4)}"
+        return StagedCorpusIndex(staging, self.path(name), copy_from=None if fresh else self.path(name))
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.directory.glob("*.sqlite")) if self.directory.is_dir() else []
 
-    def remove(self, name: str) -> bool:
-        if not self.path(name).exists():
-            return False
-        self.path(name).unlink()
-        return True
+    def remove(self, name: str, on_wait: WaitNotice | None = None) -> bool:
+        with self.build_lock(name, on_wait):
+            if not self.path(name).exists():
+                return False
+            self.path(name).unlink()
+            return True
 
 
 def index_url() -> str:

@@ -17,6 +17,9 @@ from provscan.cli_common import (
     FAIL_ON,
     THRESHOLD_OPTIONS,
     check_rules,
+    exit_interrupted,
+    ready_corpora,
+    say,
     settings_from_options,
     walk_options,
 )
@@ -48,24 +51,6 @@ def _baseline_option(command):
                         show_default=True, help="Baseline of accepted findings (used when the file exists).")(command)
 
 
-def _ready_corpora(corpora: tuple[str, ...], jobs: int | None) -> tuple[str, ...]:
-    """The corpus names to use; the default corpus is built first if it is missing or outdated."""
-    from provscan.corpus import DEFAULT_CORPUS, CorpusError, build_default_corpus, corpus_is_current
-    from provscan.scan import missing_corpora
-
-    names = tuple(corpora) or (DEFAULT_CORPUS,)
-    try:  # a shared index that cannot be reached is a CorpusError naming it, not a traceback
-        others = [name for name in missing_corpora(names) if name != DEFAULT_CORPUS]
-        if others:
-            _fail(f"no corpus named {', '.join(map(repr, others))} (see `provscan corpus list`)")
-        if DEFAULT_CORPUS in names and not corpus_is_current(DEFAULT_CORPUS):
-            click.echo("provscan: building the default corpus first (once, well under a minute)", err=True)
-            build_default_corpus(jobs=jobs)
-    except CorpusError as error:
-        _fail(str(error))
-    return names
-
-
 def _fast_scan(target: str, paths: list[str] | None, corpora, thresholds: dict, exclude, max_file_size, rule_files,
                jobs, baseline: Path):
     """Scan with the hook's settings: the given `paths` only, or the whole `target` when paths is None.
@@ -79,7 +64,7 @@ def _fast_scan(target: str, paths: list[str] | None, corpora, thresholds: dict, 
     from provscan.walk import WalkError, WalkReport
 
     rules = check_rules(rule_files)
-    names = _ready_corpora(corpora, jobs)
+    names = ready_corpora(corpora, jobs)
     own = Path(baseline).resolve()
     if own.is_relative_to(Path.cwd().resolve()):
         exclude = (*exclude, "/" + own.relative_to(Path.cwd().resolve()).as_posix())
@@ -122,7 +107,7 @@ def _load_baseline(path: Path | None):
         _fail(str(error))
 
 
-@click.command()
+@click.command(short_help="Pre-commit check of the given files (fast: no licence index).")
 @click.argument("files", nargs=-1, type=click.Path(path_type=str))
 @_engine_options
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="medium", show_default=True,
@@ -135,6 +120,7 @@ def hook(files, corpora, exclude, max_file_size, rule_files, jobs, fail_on, base
     and exits 1 when one reaches --fail-on.
     """
     if not files:
+        say("hook: no files given, nothing to check (pre-commit passes the staged files)")
         return
     accepted = _load_baseline(baseline)
     result, texts = _fast_scan(".", list(files), corpora, thresholds, exclude, max_file_size, rule_files, jobs,
@@ -157,16 +143,16 @@ def hook(files, corpora, exclude, max_file_size, rule_files, jobs, fail_on, base
                + (f", {skipped} skipped" if skipped else "") + (f" ({'; '.join(quiet)})" if quiet else ""))
     click.echo(summary, err=True)
     if failing:
-        click.echo(f"provscan: commit refused: {len(failing)} finding(s) at or above {fail_on!r}", err=True)
+        say(f"commit refused: {len(failing)} finding(s) at or above --fail-on {fail_on}: exit {EXIT_FINDINGS}")
         sys.exit(EXIT_FINDINGS)
 
 
-@click.group()
+@click.group(short_help="Accept existing findings, so the hook reports only new ones.")
 def baseline() -> None:
     """Accept the findings a code base already has, so the hook reports only new ones."""
 
 
-def _baseline_command(name: str, doc: str):
+def _baseline_command(name: str, short: str, doc: str):
     @_engine_options
     @_baseline_option
     def command(corpora, exclude, max_file_size, rule_files, jobs, baseline, **thresholds) -> None:
@@ -190,16 +176,17 @@ def _baseline_command(name: str, doc: str):
                    f"({added} added, {removed} no longer found)")
 
     command.__doc__ = doc
-    return baseline.command(name)(command)
+    return baseline.command(name, short_help=short)(command)
 
 
-_baseline_command("create", "Scan the current directory (the repository root) and accept every finding in a new "
-                            "baseline.")
-_baseline_command("update", "Rescan the current directory and make the baseline exactly its current findings (new "
-                            "ones accepted, fixed ones dropped).")
+_baseline_command("create", "Accept every finding of the current directory in a new baseline.",
+                  "Scan the current directory (the repository root) and accept every finding in a new baseline.")
+_baseline_command("update", "Make the baseline exactly the current directory's findings.",
+                  "Rescan the current directory and make the baseline exactly its current findings (new ones "
+                  "accepted, fixed ones dropped).")
 
 
-@click.command()
+@click.command(short_help="Scan many submissions into one ranked report directory.")
 @click.argument("source", metavar="DIR_OR_LIST", type=click.Path(exists=True, path_type=Path))
 @_engine_options
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -223,7 +210,7 @@ def batch(source, corpora, exclude, max_file_size, rule_files, jobs, out_dir, no
     from provscan.parallel import default_jobs
 
     rules = check_rules(rule_files)
-    names = _ready_corpora(corpora, jobs)
+    names = ready_corpora(corpora, jobs)
     workers = jobs or default_jobs()
     # Each submission is scanned in one worker process; the parallelism is across submissions.
     settings = settings_from_options(names, rules, walk_options(exclude, max_file_size), 1, thresholds,
@@ -235,19 +222,23 @@ def batch(source, corpora, exclude, max_file_size, rule_files, jobs, out_dir, no
         _fail(str(error))
     except KeyboardInterrupt:
         kept = len(list(out_dir.glob("submissions/*/status.json")))
-        click.echo(f"provscan: batch interrupted; {kept} finished submission(s) kept in {out_dir}, a rerun goes on "
-                   "from there", err=True)
-        sys.exit(130)
+        exit_interrupted(f"batch interrupted; {kept} finished submission(s) kept in {out_dir}, a rerun goes on "
+                         "from there")
     errors = [s for s in outcome.statuses if s.get("status") != "ok"]
     click.echo(f"provscan batch: {len(outcome.statuses)} submission(s) in {outcome.seconds:.1f}s "
                f"({outcome.resumed} unchanged, not rescanned; {len(errors)} could not be scanned); "
                f"{len(outcome.pairs)} pair(s) share code; index: {out_dir / 'index.html'}")
     for status in errors:
-        click.echo(f"provscan: {status['name']}: {status.get('error', 'unknown error')}", err=True)
+        say(f"{status['name']}: {status.get('error', 'unknown error')}")
+    for status in outcome.statuses:
+        if status.get("status") == "ok" and not status.get("files_scanned"):
+            say(f"{status['name']}: no code file was scanned in it (see its report for what was skipped)")
     threshold = FAIL_ON.index(fail_on)
-    if threshold and any(
-        sum(s.get("findings", {}).get(level, 0) for level in FAIL_ON[threshold:]) for s in outcome.statuses
-    ):
+    failing = [s["name"] for s in outcome.statuses
+               if threshold and sum(s.get("findings", {}).get(level, 0) for level in FAIL_ON[threshold:])]
+    if failing:
+        say(f"{len(failing)} submission(s) with findings at or above --fail-on {fail_on} ({', '.join(failing[:10])}"
+            f"{', ...' if len(failing) > 10 else ''}): exit {EXIT_FINDINGS}")
         sys.exit(EXIT_FINDINGS)
 
 

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_models, transformers_models
+from tests.processes import freeze, interrupt_frozen, start
 from tests.test_cli import provscan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,19 +129,21 @@ def test_an_interrupted_batch_keeps_every_finished_submission(batch, tmp_path):
             (transformers_models() / "glm4_moe" / "modeling_glm4_moe.py").read_text(encoding="utf-8")
         )
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "provscan", "batch", str(batch), "--corpus", "glm", "--jobs", "1", "-o", str(out)]
-    process = subprocess.Popen(args, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not list(out.glob("submissions/*/status.json")) and time.monotonic() < deadline:
+    args = ["batch", str(batch), "--corpus", "glm", "--jobs", "1", "-o", str(out)]
+    process = start(*args, cwd=tmp_path)
+    while not list(out.glob("submissions/*/status.json")):  # a submission has finished: an observable state
+        assert process.poll() is None, process.communicate()
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=300)
+    freeze(process)  # so that the batch cannot finish while the test looks
+    before = {p.parent.name for p in out.glob("submissions/*/status.json")}
+    assert len(before) < 11 and process.poll() is None, "the batch finished before it could be interrupted"
+    interrupt_frozen(process)
+    _, stderr = process.communicate()
     finished = {p.parent.name for p in out.glob("submissions/*/status.json")}
-    assert finished, stderr
+    assert before <= finished, stderr
     assert process.returncode == 130, stderr
-    assert f"{len(finished)} finished submission(s) kept" in stderr
-    resumed = provscan(*args[3:], cwd=tmp_path)
+    assert f"{len(finished)} finished submission(s) kept" in stderr and "Traceback" not in stderr
+    resumed = provscan(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert f"({len(finished)} unchanged, not rescanned" in resumed.stdout, (finished, resumed.stdout)
     index = json.loads((out / "index.json").read_text())

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from tests.conftest import copy_models, transformers_models
+from tests.processes import freeze, interrupt_frozen, read_until, start, thaw
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((REPO / "provscan" / "schema" / "scan-result.schema.json").read_text())
@@ -71,7 +72,7 @@ def test_json_report_validates_and_names_the_source(corpus, copied, tmp_path):
 def test_text_report_and_fail_on_exit_codes(corpus, copied):
     done = provscan("scan", str(copied), "--corpus", corpus)
     assert done.returncode == 0, done.stderr
-    assert "norm.py" in done.stdout and "Qwen2RMSNorm" in done.stdout or "LlamaRMSNorm" in done.stdout
+    assert "norm.py" in done.stdout and ("Qwen2RMSNorm" in done.stdout or "LlamaRMSNorm" in done.stdout)
     failing = provscan("scan", str(copied), "--corpus", corpus, "--fail-on", "medium")
     assert failing.returncode == 1
     clean = provscan("scan", str(copied / "mine.py"), "--corpus", corpus, "--fail-on", "low")
@@ -85,7 +86,7 @@ def test_usage_and_fatal_errors_exit_2_with_a_clear_message(tmp_path, corpus):
     unknown = provscan("scan", str(tmp_path), "--corpus", "no-such-corpus")
     assert unknown.returncode == 2 and "no-such-corpus" in unknown.stderr
     bad_option = provscan("scan", str(tmp_path), "--format", "xml")
-    assert bad_option.returncode == 2
+    assert bad_option.returncode == 2 and "'--format'" in bad_option.stderr and "'xml'" in bad_option.stderr
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 this is not really a zip")
     corrupt = provscan("scan", str(broken), "--corpus", corpus)
@@ -157,24 +158,54 @@ def test_scanned_code_is_never_imported_executed_or_built(tmp_path, corpus):
     assert not marker.exists()
 
 
-def test_interrupted_corpus_build_exits_130_and_is_known_unfinished(tmp_path):
-    import signal
-    import time
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "provscan", "corpus", "add", "big", str(transformers_models()), "--jobs", "2"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(3)  # the whole models/ folder takes far longer than this to index
-    process.send_signal(signal.SIGINT)
-    _stdout, stderr = process.communicate(timeout=120)
+def test_an_interrupted_corpus_build_exits_130_and_leaves_the_previous_version(tmp_path, isolated_cache):
+    first = provscan("corpus", "add", "big", str(copy_models(tmp_path / "first", ["qwen2"])), "--jobs", "1")
+    assert first.returncode == 0, first.stderr
+    # Rebuilding it from the whole models/ folder, interrupted once the build is indexing (its progress shows it
+    # when stderr is not a terminal), with the whole process group frozen while the test checks that it runs.
+    process = start("corpus", "add", "big", str(transformers_models()), "--jobs", "2")
+    seen = read_until(process, lambda line: "indexing big: " in line)
+    freeze(process)
+    assert process.poll() is None
+    done, total = map(int, seen[-1].split("indexing big: ")[1].split(" ")[0].split("/"))
+    assert done < total
+    interrupt_frozen(process)
+    _stdout, stderr = process.communicate()
     assert process.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr and "Error" not in stderr
+    # The previous version is untouched and usable; the build's staging copy is gone.
     listed = provscan("corpus", "list")
-    assert "big" in listed.stdout and "unfinished" in listed.stdout
-    scan = provscan("scan", str(tmp_path), "--corpus", "big")
-    assert scan.returncode == 2 and "did not finish building" in scan.stderr
+    row = next(line for line in listed.stdout.splitlines() if " big " in line)
+    assert row.split("│")[2].strip() == str(sum(1 for _ in (tmp_path / "first").rglob("*.py")))
+    assert [p.name for p in (isolated_cache / "corpora").iterdir() if ".build-" in p.name] == []
+    scan = provscan("scan", str(copy_models(tmp_path / "sub", ["qwen2"])), "--corpus", "big",
+                    "--no-license-detection", "--format", "json", "-o", str(tmp_path / "r.json"))
+    assert scan.returncode == 0, scan.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["matched_share"] > 0.9
+
+
+def test_two_builds_of_one_corpus_at_once_take_turns(tmp_path, isolated_cache):
+    source = copy_models(tmp_path / "corpus", ["qwen2", "llama", "mistral", "gemma"])
+    first = start("corpus", "add", "shared", str(source), "--jobs", "1")
+    read_until(first, lambda line: "indexing shared: " in line)  # it holds the corpus's lock now
+    freeze(first)
+    second = start("corpus", "add", "shared", str(source), "--jobs", "1")
+    waiting = read_until(second, lambda line: "waiting for it to finish" in line)
+    assert "another provscan process is building corpus 'shared'" in waiting[-1]
+    # A scan meanwhile is not blocked by the build, and says clearly that there is no such corpus yet.
+    scan = provscan("scan", str(source / "llama"), "--corpus", "shared")
+    assert scan.returncode == 2 and "no corpus named 'shared'" in scan.stderr
+    thaw(first)
+    first_out, first_err = first.communicate()
+    second_out, second_err = second.communicate()
+    assert first.returncode == 0 and second.returncode == 0, first_err + second_err
+    files = sum(1 for _ in source.rglob("*.py"))
+    assert f"{files} files indexed, 0 unchanged" in first_out
+    assert f"0 files indexed, {files} unchanged" in second_out  # it waited, then found nothing left to do
+    assert sorted(p.name for p in (isolated_cache / "corpora").iterdir() if p.name.endswith(".sqlite")) == [
+        "shared.sqlite"]
+    again = provscan("scan", str(source / "llama"), "--corpus", "shared", "--no-license-detection")
+    assert again.returncode == 0 and "llama/modeling_llama.py" in again.stdout, again.stderr
 
 
 def test_bad_rule_file_is_a_clear_error_and_user_rules_apply(tmp_path, corpus, copied):

@@ -8,17 +8,31 @@ import json
 import pytest
 
 from tests.conftest import transformers_models
+from tests.processes import freeze, read_until, start, thaw
 from tests.test_cli import SCHEMA, provscan
 
 pytestmark = pytest.mark.slow
 
 
-def test_first_scan_builds_the_default_corpus_and_finds_the_demo_copies(tmp_path):
-    out = tmp_path / "demo.json"
-    done = provscan("scan", "examples/demo-submission", "--format", "json", "-o", str(out))
-    assert done.returncode == 0, done.stderr
-    assert "default corpus is not built yet; building it now" in done.stderr
+def test_two_first_scans_at_once_build_the_default_corpus_once_and_find_the_demo_copies(tmp_path):
+    """Two first scans on one cache (two terminals, a CI matrix): one builds, showing its progress although stderr
+    is no terminal; the other waits for it, says so, and uses its build. Both reports are the same."""
+    out, other = tmp_path / "demo.json", tmp_path / "other.json"
+    first = start("scan", "examples/demo-submission", "--format", "json", "-o", str(out))
+    seen = read_until(first, lambda line: "building default corpus: " in line)
+    assert "the default corpus is not built yet" in "".join(seen) and "building it now" in "".join(seen)
+    freeze(first)  # mid-build, holding the corpus's lock
+    second = start("scan", "examples/demo-submission", "--format", "json", "-o", str(other))
+    read_until(second, lambda line: "waiting for it to finish" in line)
+    thaw(first)
+    _, first_err = first.communicate()
+    _, second_err = second.communicate()
+    assert first.returncode == 0 and second.returncode == 0, "".join(seen) + first_err + second_err
+    assert "corpus 'transformers' built:" in first_err
+    assert "was built meanwhile by another provscan process; using it" in second_err
+    assert "built:" not in second_err and "Traceback" not in first_err + second_err
     report = json.loads(out.read_text())
+    assert [f["id"] for f in json.loads(other.read_text())["findings"]] == [f["id"] for f in report["findings"]]
     import jsonschema
 
     jsonschema.validate(report, SCHEMA)
@@ -60,6 +74,8 @@ def test_first_scan_builds_the_default_corpus_and_finds_the_demo_copies(tmp_path
     assert "transformers" in listed.stdout
 
 
-def test_help_lists_the_commands():
+def test_help_lists_every_command():
     done = provscan("--help")
-    assert done.returncode == 0 and "scan" in done.stdout and "corpus" in done.stdout
+    assert done.returncode == 0
+    listed = {line.split()[0] for line in done.stdout.split("Commands:\n", 1)[1].splitlines() if line.strip()}
+    assert listed == {"baseline", "batch", "compare", "corpus", "hook", "scan"}

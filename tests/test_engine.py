@@ -159,3 +159,53 @@ def test_scan_of_an_archive_submission(tmp_path, submission):
     assert any(
         f.path == "src/qwen2_model.py" and f.source.path == "qwen2/modeling_qwen2.py" for f in result.code_findings
     )
+
+
+def test_an_embedded_build_is_invisible_until_it_commits_and_a_failed_one_leaves_the_previous_version(
+        tmp_path, isolated_cache):
+    from provscan.corpus import corpus_exists, open_corpus
+
+    settings = ScanSettings(corpora=("models",), jobs=1, license_detection=False, model_analysis=False)
+    demo = Path(__file__).resolve().parent.parent / "examples" / "demo-submission"
+
+    def findings() -> list[str]:
+        return [f.id for f in scan(demo, settings).code_findings]
+
+    add_corpus("models", copy_models(tmp_path / "v1", ["qwen2"]), split_projects=True, jobs=1)
+    before = findings()
+    with open_corpus("models") as index:
+        stats_before = index.stats()
+    reader = open_corpus("models")  # a scan that opened the corpus before the rebuild below
+    update = copy_models(tmp_path / "v2", ["qwen2", "glm4_moe", "solar_open"])
+    seen = []
+
+    def look(done: int, total: int) -> None:
+        if done == total - 1:  # all but the last file written to the build's private copy
+            with open_corpus("models") as index:
+                seen.append(index.stats())
+            seen.append(findings())
+
+    add_corpus("models", update, split_projects=True, jobs=1, progress=look)
+    assert seen == [stats_before, before]
+    assert findings() != before and reader.stats() == stats_before  # the early reader keeps its version
+    reader.close()
+    checks = []
+    add_corpus("fresh", tmp_path / "v1", jobs=1, progress=lambda done, total: checks.append(corpus_exists("fresh")))
+    assert checks and not any(checks) and corpus_exists("fresh")
+
+    # A build that fails half-way leaves the committed version and no staging file; one left by a build that was
+    # killed outright (this file stands for it) is collected by the next build.
+    after = findings()
+
+    def crash(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        add_corpus("models", copy_models(tmp_path / "v3", ["llama"]), split_projects=True, jobs=1, progress=crash)
+    assert findings() == after
+    corpora = isolated_cache / "corpora"
+    assert not [p for p in corpora.iterdir() if ".build-" in p.name]
+    (corpora / "models.sqlite.build-1-deadbeef").write_bytes(b"left by a killed build")
+    add_corpus("models", update, split_projects=True, jobs=1)
+    assert findings() == after and not [p for p in corpora.iterdir() if ".build-" in p.name]
