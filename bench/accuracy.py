@@ -30,17 +30,25 @@ Reported:
 Labels on definitions below the minimum fragment size (30 normalised tokens) cannot be found by design; they are
 counted apart.
 
-    python bench/accuracy.py [--files N] [--sample N]
+    python bench/accuracy.py [--files N] [--sample N] [--wheel FILE]
+
+`--wheel FILE` measures that transformers wheel instead of the installed one: its models/ folder is extracted (never
+imported), the labels are read from it and the corpus `transformers` is built from it with `corpus add
+--split-projects` (one project per model folder, as the default corpus).
 """
 
 from __future__ import annotations
 
 import argparse
+import email
 import random
 import subprocess
 import sys
 import time
+import zipfile
 from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
 
 from common import REPO, private_cache, transformers_models  # also puts the repo on sys.path
 
@@ -59,10 +67,18 @@ def main() -> None:
     parser.add_argument("--count-common", action="store_true",
                         help="count the corpus's common shingles as evidence (discount_common off: the old behaviour)")
     parser.add_argument("--unverified-out", metavar="FILE", help="write every unverified pair to FILE, one a line")
+    parser.add_argument("--wheel", metavar="FILE", type=Path,
+                        help="measure this transformers wheel's models/ folder instead of the installed transformers")
     args = parser.parse_args()
 
     cache = private_cache()
-    models = transformers_models()
+    if args.wheel:
+        models, release = _extract_models(args.wheel, cache / "wheel")
+        build_command = ["corpus", "add", "transformers", str(models), "--split-projects"]
+    else:
+        models, release = transformers_models(), metadata.version("transformers")
+        build_command = ["corpus", "build-default"]
+    print(f"transformers {release}: {models}")
     labels, dropped = collect_labels(models)
     by_file: dict[str, list[Label]] = defaultdict(list)
     for label in labels:
@@ -72,11 +88,10 @@ def main() -> None:
           f"not used: {dict(dropped)}")
 
     started = time.perf_counter()
-    build = subprocess.run([sys.executable, "-m", "provscan", "corpus", "build-default"], cwd=REPO,
-                           capture_output=True, text=True)
+    build = subprocess.run([sys.executable, "-m", "provscan", *build_command], cwd=REPO, capture_output=True, text=True)
     if build.returncode:
         sys.exit(build.stderr)
-    print(build.stderr.strip())
+    print((build.stdout + build.stderr).strip())  # `corpus add` reports on stdout, `build-default` on stderr
 
     from provscan.match import MatchSettings
     from provscan.scan import open_corpora
@@ -123,6 +138,16 @@ def main() -> None:
     if args.unverified_out:
         with open(args.unverified_out, "w", encoding="utf-8") as out:
             out.writelines(_pair_line(*pair) + "\n" for pair in unverified)
+
+
+def _extract_models(wheel: Path, destination: Path) -> tuple[Path, str]:
+    """Extract the wheel's transformers/models/ folder under `destination`; returns it and the wheel's version."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        archive.extractall(destination, [name for name in names if name.startswith("transformers/models/")])
+        metadata_file = next(name for name in names if name.endswith(".dist-info/METADATA"))
+        release = email.message_from_bytes(archive.read(metadata_file))["Version"]
+    return destination / "transformers" / "models", release
 
 
 def _pair_line(relative: str, span: tuple, best: tuple, jaccard: float) -> str:
