@@ -12,7 +12,7 @@ import functools
 import os
 import re
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -22,6 +22,7 @@ from provscan.common_code import common_shingles
 from provscan.diagnostics import reading
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
+from provscan.lineage import Lineage, inherit_from_modular, lineage_of
 from provscan.notices import header_notices, is_copyright_line
 from provscan.parallel import parallel_map
 from provscan.store import (
@@ -192,6 +193,7 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
             index.remove_file(vanished)
             report.files_removed += 1
 
+        lineages = _lineages(texts, seen, project_of, lambda path: _read_source(source, path, path_prefix))
         total = len(jobs_todo)
         generated: dict[str, str] = {}  # stored path -> the file it was generated from (per its header)
         for done, result in enumerate(parallel_map(analyse, jobs_todo, jobs), start=1):
@@ -202,6 +204,7 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
                 with reading(str(source / result.normalised.path.removeprefix(path_prefix))):
                     sha256, text = texts.pop(result.normalised.path)
                     record = _file_record(result, project_of, sha256, text)
+                    record.lineage = lineages.get(record.path, {})
                     origin = _GENERATED_FROM.search(text[:2000])
                     if origin and not _has_copyright(record.notices):
                         generated[record.path] = origin.group(1)
@@ -238,6 +241,40 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
 
 
 _GENERATED_FROM = re.compile(r"automatically generated from\s+(\S+\.py)", re.IGNORECASE)
+
+
+def _lineages(texts: dict[str, tuple[str, str]], paths: set[str], project_of: Callable[[str], str],
+              read_unchanged: Callable[[str], str | None]) -> dict[str, Lineage]:
+    """Lineage edges (provscan.lineage) of every file to be indexed; a generated file adds its modular file's,
+    which is read from the source when it is unchanged since the last build (not among `texts`)."""
+    lineages = {path: lineage_of(path, text, project_of) for path, (_sha, text) in texts.items()}
+    by_file_name: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        by_file_name[path.rsplit("/", 1)[-1]].append(path)
+    for path, (_sha, text) in texts.items():
+        reference = _GENERATED_FROM.search(text[:2000])
+        if reference is None:
+            continue
+        named = by_file_name.get(reference.group(1).rsplit("/", 1)[-1], [])
+        modular = next((p for p in named if p != path and (reference.group(1) == p
+                                                           or reference.group(1).endswith("/" + p))), None)
+        if modular is None:
+            continue
+        modular_text = texts[modular][1] if modular in texts else read_unchanged(modular)
+        if modular_text is not None:
+            lineages[path] = inherit_from_modular(text, lineages[path], modular_text,
+                                                  lineage_of(modular, modular_text, project_of))
+    return lineages
+
+
+def _read_source(source: Path, stored_path: str, path_prefix: str) -> str | None:
+    """An unchanged file's text from a source directory (None from an archive, or when it cannot be read)."""
+    try:
+        return (source / stored_path.removeprefix(path_prefix)).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _has_copyright(notices: list[dict]) -> bool:
     return any(is_copyright_line(str(n["text"])) for n in notices)
 

@@ -2,9 +2,12 @@
 
 The corpus repeats itself (transformers generates many modeling files from shared code), so one submission
 fragment often matches the same code in a dozen model folders. Each submission fragment yields one finding with
-its best source; sources that are as good are grouped under it ("also in"). Ties are broken by file affinity: the
-corpus file that shares most code with the whole submission file wins, so a mutated copy of the Qwen2 modeling file
-attributes even its generic RMSNorm to Qwen2 rather than to one of its many identical twins.
+one source; sources that are as good are grouped under it ("also in"). Which one is named decides whose notice the
+submitter had to keep, so it is not left to chance: the corpus file the rest of the submission file was taken from
+(by the other fragments' origins) when it holds this code as well, else the origin the corpus's lineage leads to
+(`provscan.lineage`: a later copy's holder is not the author), else a project named like the submission file, then
+file affinity (the corpus file that shares most code with the whole submission file). A mutated copy of the Qwen2
+modeling file thus attributes even its generic RMSNorm to Qwen2, with Llama as where it was first written.
 
 Nested fragments are folded: a method whose best source (or an equally good one) lies in the same corpus file as its
 enclosing class's (or file's) finding becomes a member of that finding instead of a finding of its own.
@@ -80,6 +83,9 @@ class CodeMatchFinding(Finding):
     source_notices: list[dict]
     also_in: list[AlsoIn] = field(default_factory=list)
     also_in_total: int = 0
+    # Where the corpus's lineage says the code was first written, when that is not the reported source (which is
+    # the copy the submission file was taken from; see `origin_among`)
+    first_written_in: SourceRef | None = None
     members: list[Member] = field(default_factory=list)
     matched_lines: int = 0
     source_license: dict | None = None  # {"id", "name", "obligations", "restricted"} from the source's notices
@@ -137,19 +143,119 @@ def stable_id(*parts: str) -> str:
     return "PS-" + xxhash.xxh64_hexdigest("\x1f".join(parts).encode("utf-8"))[:12]
 
 
+def make_ids_unique(findings: list[Finding]) -> None:
+    """Give findings that share an id (two `forward` methods of one file matching one source, two markers of one
+    rule in one file) ids of their own: baselines and SARIF fingerprints key on the id. The first in line order
+    keeps the plain id, the n-th gets the plain id hashed with n, so ids stay stable across runs and line shifts
+    as long as the same-named findings keep their order."""
+    seen: Counter[str] = Counter()
+    for finding in sorted(findings, key=lambda f: (f.path, f.start_line, f.end_line, f.kind)):
+        seen[finding.id] += 1
+        if seen[finding.id] > 1:
+            finding.id = stable_id(finding.id, str(seen[finding.id]))
+
+
 def finding_id(path: str, fragment_name: str, fragment_kind: str, source: SourceRef) -> str:
     """Id of a code match: what was matched to what."""
     return stable_id(path, fragment_kind, fragment_name, source.corpus, source.path, source.name)
 
 
-def _rank(matches: list[Match], affinity: dict[tuple[str, int], int]) -> list[Match]:
+def _rank(matches: list[Match], affinity: dict[tuple[str, int], int], names: frozenset[str] = frozenset()
+          ) -> list[Match]:
+    """Best first: the equally good sources (within TIE_TOLERANCE of the best Jaccard) ahead of the rest, among
+    them a project named like the submission file or its folders (`names`), then file affinity, then score."""
     best_jaccard = max(m.jaccard for m in matches)
 
     def key(match: Match) -> tuple:
         tied = match.jaccard >= best_jaccard - TIE_TOLERANCE
-        return (tied, affinity.get(match.source_file_key, 0) if tied else 0, match.score, match.source.path)
+        named = tied and match.source.project.lower() in names
+        return (tied, named, affinity.get(match.source_file_key, 0) if tied else 0, match.score, match.source.path)
 
     return sorted(matches, key=key, reverse=True)
+
+
+def project_names_in(path: str) -> frozenset[str]:
+    """The names a submission path gives its code, as a corpus would name the project: `models/clip/clip.py`
+    -> {"models", "clip"}, `modeling_qwen2.py` -> {"qwen2"}."""
+    parts = path.lower().replace("-", "_").split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    for prefix in ("modeling_", "modular_"):
+        stem = stem.removeprefix(prefix)
+    return frozenset([*parts[:-1], stem])
+
+
+def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, int], float] | None = None
+                 ) -> tuple[Match, Match]:
+    """Among equally good sources: (the source to report, where the corpus's lineage says it was first written).
+
+    A copy's holder is not the author, so the lineage is followed from `first` past copies to its root. But when
+    one of the sources is a corpus file the rest of the submission file was taken from (`taken_from`: the other
+    fragments' origins, weighted by how specific each is), that file is the source: a submitter who copied GLM-4
+    MoE's modeling file copied its experts from there, even though GLM-4 MoE had them from Qwen2-MoE, and the
+    notice they had to keep is that file's. The root is returned beside it, as where the code was first written.
+    """
+    by_definition = _by_definition(first, others)
+    weights = taken_from or {}
+    candidates = [m for m in (first, *others) if weights.get(m.source_file_key)]
+    start = max(candidates, key=lambda m: weights[m.source_file_key]) if candidates else first
+    root = _lineage_chain(start, by_definition)[-1]
+    return (start if candidates else root), root
+
+
+def _by_definition(first: Match, others: list[Match]) -> dict[tuple[str, str], Match]:
+    by_definition: dict[tuple[str, str], Match] = {}
+    for match in (first, *others):
+        by_definition.setdefault((match.source.project, match.source.name), match)
+    return by_definition
+
+
+def _lineage_chain(start: Match, by_definition: dict[tuple[str, str], Match]) -> list[Match]:
+    """`start`, the source it was taken from, and so on, as far as the equally good sources go."""
+    chain, seen = [start], {id(start)}
+    while chain[-1].derived_from is not None:
+        parent = by_definition.get(chain[-1].derived_from)
+        if parent is None or id(parent) in seen:
+            break
+        seen.add(id(parent))
+        chain.append(parent)
+    return chain
+
+
+def _fragment_origins(ranked_by_fragment: dict[int, list[Match]]) -> dict[int, tuple[tuple[str, int], float]]:
+    """Each fragment's evidence of where its submission file came from: its origin's corpus file (the lineage root
+    among its equally good sources) and a weight of 1 / the number of projects that hold it equally well, so code
+    specific to one model (a Qwen2 attention class, found in 2 files) outweighs generic helpers found in 170
+    (`rotate_half`). Only origins that stand on something count: one project holds the code, or the lineage names
+    the root as another source's parent (a method found in 50 files with no lineage of its own would otherwise
+    vote for whichever file ranked first)."""
+    origins = {}
+    for index, ranked in ranked_by_fragment.items():
+        first, others = _equally_good(ranked)
+        root = _lineage_chain(first, _by_definition(first, others))[-1]
+        projects = {m.source.project for m in (first, *others)}
+        parents = {m.derived_from for m in (first, *others)}
+        if len(projects) == 1 or (root.source.project, root.source.name) in parents:
+            origins[index] = (root.source_file_key, 1 / len(projects))
+    return origins
+
+
+def _file_origins(nf, origins: dict[int, tuple[tuple[str, int], float]], fragment_index: int
+                  ) -> dict[tuple[str, int], float]:
+    """Where the rest of a submission file came from, as seen from one fragment: the other fragments' origins
+    (`_fragment_origins`), summed per corpus file. A class and its own methods are one piece of evidence, not two."""
+    weights: dict[tuple[str, int], float] = defaultdict(float)
+    for index, (file_key, weight) in origins.items():
+        if not _nested(nf, index, fragment_index):
+            weights[file_key] += weight
+    return weights
+
+
+def _equally_good(ranked: list[Match]) -> tuple[Match, list[Match]]:
+    """The first ranked source and the others within TIE_TOLERANCE of the best Jaccard (not of the first's, which
+    may itself sit below the best and would let worse sources in)."""
+    best_jaccard = max(m.jaccard for m in ranked)
+    equal = [m for m in ranked if m.jaccard >= best_jaccard - TIE_TOLERANCE]
+    return equal[0], equal[1:]
 
 
 def build_findings(
@@ -170,11 +276,14 @@ def build_findings(
             owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}
             file_findings: list[CodeMatchFinding] = []
             line_owner: dict[int, tuple[str, str]] = {}
+            names = project_names_in(nf.path)
+            ranked_here = {index: _rank(by_fragment[(file_index, index)], affinity[file_index], names)
+                           for index in range(len(nf.fragments)) if by_fragment.get((file_index, index))}
+            origins = _fragment_origins(ranked_here)
             for fragment_index, fragment in enumerate(nf.fragments):
-                ranked = by_fragment.get((file_index, fragment_index))
+                ranked = ranked_here.get(fragment_index)
                 if not ranked:
                     continue
-                ranked = _rank(ranked, affinity[file_index])
                 ancestor = _owning_ancestor(nf, fragment_index, owner)
                 if ancestor is not None:
                     parent_finding, parent_files = ancestor
@@ -194,8 +303,9 @@ def build_findings(
                         )
                         _claim(line_owner, lines, folded.source)
                         continue
-                best = ranked[0]
-                tied = [m for m in ranked[1:] if m.jaccard >= best.jaccard - TIE_TOLERANCE]
+                first, others = _equally_good(ranked)
+                best, root = origin_among(first, others, _file_origins(nf, origins, fragment_index))
+                tied = [m for m in (first, *others) if m is not best]
                 also_in = _distinct_sources(best, tied)
                 blocks, lines, best.alignment = _evidence(nf, fragment_index, best, corpora, min_run)
                 finding = CodeMatchFinding(
@@ -222,6 +332,7 @@ def build_findings(
                     source_notices=best.notices,
                     also_in=also_in[:50],
                     also_in_total=len(also_in),
+                    first_written_in=root.source if root.source.project != best.source.project else None,
                 )
                 owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
                 file_findings.append(finding)
@@ -232,6 +343,7 @@ def build_findings(
             coverage.matched_lines += len(line_owner)
             for project_key, count in Counter(line_owner.values()).items():
                 coverage.per_project[project_key] = coverage.per_project.get(project_key, 0) + count
+    make_ids_unique(findings)
     findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.path, f.start_line))
     return findings, coverage
 
@@ -249,6 +361,17 @@ def _file_affinity(by_fragment: dict[tuple[int, int], list[Match]]) -> dict[int,
             best[match.source_file_key] = max(best.get(match.source_file_key, 0), match.shared)
         affinity[file_index].update(best)
     return affinity
+
+
+def _nested(nf, a: int, b: int) -> bool:
+    """Whether fragments `a` and `b` are one, or one encloses the other (a class and its methods)."""
+    def chain(index: int | None) -> set[int]:
+        found = set()
+        while index is not None:
+            found.add(index)
+            index = nf.fragments[index].parent
+        return found
+    return a in chain(b) or b in chain(a)
 
 
 def _owning_ancestor(nf, fragment_index: int, owner: dict) -> tuple | None:

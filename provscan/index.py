@@ -28,7 +28,7 @@ from provscan.fragments import Fragment
 # would accept (a pair of Jaccard 0.5 was missed 13 % of the time, now 4.5 % with the two agreeing bands the match
 # stage asks for); an index banded the old way still reads, but would quietly miss those pairs. 5: the corpus's
 # common shingles (`common_code`) are stored in its metadata; without them boilerplate would count as evidence.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: files.lineage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS files (
     code_lines INTEGER NOT NULL,
     notices TEXT NOT NULL,
     codes BLOB NOT NULL,
-    lines BLOB NOT NULL
+    lines BLOB NOT NULL,
+    lineage TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS fragments (
     id INTEGER PRIMARY KEY,
@@ -94,6 +95,7 @@ class StoredFile:
     notices: list[dict]
     codes: np.ndarray
     lines: np.ndarray
+    lineage: dict[str, tuple[str, str]] = field(default_factory=dict)  # provscan.lineage: name -> (project, name)
 
 
 @dataclass
@@ -118,6 +120,15 @@ class FileRecord:
     codes: np.ndarray
     lines: np.ndarray
     fragments: list[FragmentRecord] = field(default_factory=list)
+    lineage: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def encode_lineage(lineage: dict[str, tuple[str, str]]) -> str:
+    return json.dumps(lineage, separators=(",", ":"), sort_keys=True)
+
+
+def decode_lineage(value: str | bytes | None) -> dict[str, tuple[str, str]]:
+    return {name: (origin[0], origin[1]) for name, origin in json.loads(value or "{}").items()}
 
 
 def content_hash(codes: np.ndarray) -> int:
@@ -201,8 +212,8 @@ class CorpusIndex:
     def add_file(self, record: FileRecord) -> None:
         self.remove_file(record.path)
         cursor = self.db.execute(
-            "INSERT INTO files(project, path, sha256, language, total_lines, code_lines, notices, codes, lines)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files(project, path, sha256, language, total_lines, code_lines, notices, codes, lines,"
+            " lineage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.project,
                 record.path,
@@ -213,6 +224,7 @@ class CorpusIndex:
                 json.dumps(record.notices, ensure_ascii=False),
                 _pack(record.codes),
                 _pack(record.lines),
+                encode_lineage(record.lineage),
             ),
         )
         file_id = cursor.lastrowid
@@ -280,11 +292,13 @@ class CorpusIndex:
         cached = self._file_cache.get(file_id)
         if cached is None:
             row = self.db.execute(
-                "SELECT id, project, path, language, notices, codes, lines FROM files WHERE id = ?", (file_id,)
+                "SELECT id, project, path, language, notices, codes, lines, lineage FROM files WHERE id = ?",
+                (file_id,),
             ).fetchone()
             if row is None:
                 raise CorpusIndexError(f"{self.path}: file id {file_id} missing")
-            cached = StoredFile(row[0], row[1], row[2], row[3], json.loads(row[4]), _unpack(row[5]), _unpack(row[6]))
+            cached = StoredFile(row[0], row[1], row[2], row[3], json.loads(row[4]), _unpack(row[5]), _unpack(row[6]),
+                                decode_lineage(row[7]))
             self._file_cache[file_id] = cached
         return cached
 

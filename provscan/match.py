@@ -109,6 +109,8 @@ class Match:
     # Share of both fragments' tokens covered by shared shingles in the same order; computed here only when it
     # decides the match (it costs a sequence alignment), else by the findings stage for the matches it reports.
     alignment: float | None = None
+    # (project, definition name) the source definition was taken from, per the corpus's lineage (provscan.lineage)
+    derived_from: tuple[str, str] | None = None
 
     @property
     def score(self) -> tuple[float, float, int]:
@@ -276,6 +278,7 @@ def _match(key: tuple[int, int], fragment: StoredFragment, src: _CorpusSide, sub
         shared=shared,
         alignment=alignment,
         notices=stored_file.notices,
+        derived_from=stored_file.lineage.get(fragment.name),
     )
 
 

@@ -33,7 +33,15 @@ from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
-from provscan.index import CorpusIndexError, FileRecord, StoredFile, StoredFragment, content_hash
+from provscan.index import (
+    CorpusIndexError,
+    FileRecord,
+    StoredFile,
+    StoredFragment,
+    content_hash,
+    decode_lineage,
+    encode_lineage,
+)
 
 PREFIX = "provscan"
 FRAGMENT_BITS = 16  # fragments per file < 65,536 (a 2 MB file has far fewer definitions)
@@ -307,13 +315,13 @@ class RedisCorpusStore:
     def file(self, file_id: int) -> StoredFile:
         cached = self._file_cache.get(file_id)
         if cached is None:
-            fields = ("project", "path", "language", "notices", "codes", "lines")
+            fields = ("project", "path", "language", "notices", "codes", "lines", "lineage")
             values = self._call("reading a file", self.client.hmget, self.keys.file(file_id), fields)
             if values[0] is None:
                 raise CorpusIndexError(f"{self.storage.where(self.name)}: file id {file_id} missing")
-            project, path, language, notices, codes, lines = values
+            project, path, language, notices, codes, lines, lineage = values
             cached = StoredFile(file_id, project.decode(), path.decode(), language.decode(), json.loads(notices),
-                                _unpack(codes), _unpack(lines))
+                                _unpack(codes), _unpack(lines), decode_lineage(lineage))
             self._file_cache[file_id] = cached
         return cached
 
@@ -389,6 +397,7 @@ class RedisCorpusWriter(RedisCorpusStore):
             "project": record.project, "path": record.path, "sha256": record.sha256, "language": record.language,
             "notices": json.dumps(record.notices, ensure_ascii=False), "codes": _pack(record.codes),
             "lines": _pack(record.lines), "fragments": json.dumps(rows, ensure_ascii=False),
+            "lineage": encode_lineage(record.lineage),
             "bands": band_matrix.astype(_ID).tobytes(), "band-count": band_matrix.shape[1],
         })
         self._pending += len(rows) * band_matrix.shape[1] if bands else 1

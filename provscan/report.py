@@ -54,6 +54,7 @@ def _code_match(f: CodeMatchFinding) -> dict:
         "source_license": f.source_license,
         "also_in": [{**asdict(a.source), "jaccard": a.jaccard} for a in f.also_in],
         "also_in_total": f.also_in_total,
+        "first_written_in": asdict(f.first_written_in) if f.first_written_in else None,
         "members": [
             {
                 "fragment_kind": m.kind,
@@ -248,6 +249,10 @@ def _print_finding(console, finding: CodeMatchFinding) -> None:
         projects = sorted({a.source.project for a in finding.also_in})
         shown = ", ".join(projects[:8]) + (", ..." if len(projects) > 8 or finding.also_in_total > 50 else "")
         console.print(f"       also in {finding.also_in_total} other corpus file(s): {shown}", markup=False)
+    if finding.first_written_in:
+        first = finding.first_written_in
+        console.print(f"       first written in {first.corpus}/{first.project}: {first.path}:{first.start_line} "
+                      f"{first.name} (the corpus's lineage; {source.project} has it from there)", markup=False)
     if finding.source_license:
         licence = finding.source_license
         console.print(f"       source licence {licence['id']}: {licence['obligations']}", markup=False)

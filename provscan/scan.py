@@ -16,7 +16,7 @@ from pathlib import Path
 from provscan import __version__
 from provscan.corpus import DEFAULT_CORPUS, DEFAULT_MIN_TOKENS, corpus_exists, open_corpus, settings_of
 from provscan.diagnostics import reading
-from provscan.findings import SEVERITIES, CodeMatchFinding, Coverage, Finding, build_findings
+from provscan.findings import SEVERITIES, CodeMatchFinding, Coverage, Finding, build_findings, make_ids_unique
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse, fingerprint_file
 from provscan.markers import MarkerHit, detect_markers
 from provscan.match import Match, MatchSettings, OpenCorpus, find_matches
@@ -241,6 +241,7 @@ def scan(
             *marker_findings(markers),
             *(models.findings if models else []),
         ]
+        make_ids_unique(findings)
         findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.path, f.start_line, f.kind))
         with_findings = {f.path for f in findings}
         return ScanResult(

@@ -183,6 +183,8 @@ class ProvenanceGraph:
         self.edges: Counter = Counter()
         self.refused: Counter = Counter()  # edges not made because the two ends are not the same kind
         self._seen: set[frozenset] = set()
+        # copy -> the definitions it was taken from, by every rule but "twins" (which says nothing of direction)
+        self.sources: dict[Node, set[Node]] = defaultdict(set)
 
     def find(self, node: Node) -> Node:
         root = node
@@ -199,6 +201,8 @@ class ProvenanceGraph:
         if kind is None or kind != self.defs.kind(b):
             self.refused[rule] += 1
             return False
+        if rule != "twins":
+            self.sources[a].add(b)
         key = frozenset((a, b))
         if key in self._seen:
             return False
@@ -217,6 +221,20 @@ class ProvenanceGraph:
     def same(self, a: Node | None, b: Node | None) -> bool:
         return a is not None and b is not None and (a == b or (a in self.parent and b in self.parent
                                                                and self.find(a) == self.find(b)))
+
+    def roots(self, node: Node) -> set[Node]:
+        """The ends of `node`'s lineage: its sources, their sources, and so on, to definitions taken from nothing
+        recorded (several when a class has several bases; cycles, which transformers' records do not have by
+        intent, stop the walk)."""
+        roots, seen, todo = set(), {node}, [node]
+        while todo:
+            current = todo.pop()
+            parents = self.sources.get(current, set()) - seen
+            if not parents and current != node:
+                roots.add(current)
+            seen |= parents
+            todo.extend(parents)
+        return roots
 
     def components(self) -> dict[Node, list[Node]]:
         groups: dict[Node, list[Node]] = defaultdict(list)

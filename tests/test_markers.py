@@ -121,3 +121,24 @@ def test_whole_file_search_finds_exactly_the_lines_a_line_by_line_search_finds()
         assert fast == _every_line_with_every_rule(path, text), path
         matched_somewhere += bool(fast)
     assert matched_somewhere >= len(cases) // 2  # the comparison is about real hits, not empty lists
+
+
+def test_prose_that_says_derived_or_taken_from_is_not_a_copy_note():
+    """Docstrings say "derived from ``id2label``" and "taken from the original Transformer paper" (44 times in the
+    transformers wheel): not notes of copied code. Real notes, in the forms they take, still fire."""
+    prose = ["    label2id is derived from ``id2label`` when omitted.",
+             "    The sizes are taken from ``target_sizes``.",
+             "# seem a bit unusual, but is taken from the original Transformer paper.",
+             "    Adapted from `sample_speech_tokens` by default.",
+             "    mask derived from the cross_attention_mask"]
+    notes = ["# Adapted from https://github.com/QwenLM/Qwen2",
+             "# Copied from transformers.models.llama.modeling_llama.rotate_half",
+             "# Taken from Megatron-LM",
+             "# adapted from fairseq",
+             "# taken from the original repo,",
+             "# Taken from:",
+             "# Derived from deepseek-ai/DeepSeek-V3 inference/model.py"]
+    text = "\n".join(prose + notes) + "\n"
+    hit = markers_of("notes.py", text).get("note.copied-from")
+    assert hit is not None
+    assert [number for number, _line in hit.lines] == list(range(len(prose) + 1, len(prose) + len(notes) + 1))

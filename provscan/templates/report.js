@@ -255,6 +255,13 @@
         return a.project + ": " + a.path + ":" + a.start_line + " (" + a.jaccard.toFixed(2) + ")";
       }).join(", ") + (f.also_in_total > f.also_in.length ? ", ..." : "")));
     }
+    if (f.first_written_in) {
+      var first = f.first_written_in;
+      body.appendChild(el("h4", "", "First written in " + first.project));
+      body.appendChild(el("p", "mono", first.corpus + "/" + first.project + ": " + first.path + ":" +
+        first.start_line + " " + first.name + " (the corpus's lineage; " + f.source.project +
+        " has it from there)"));
+    }
   }
 
   function renderAttribution(body, report, f) {
