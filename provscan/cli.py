@@ -248,7 +248,9 @@ def build_default_command(jobs, k, min_tokens) -> None:
 @corpus.command("add", short_help="Add or update corpus NAME from a directory, clone or archive.")
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--split-projects", is_flag=True, help="Each top-level directory of PATH is its own project.")
+@click.option("--split-projects", is_flag=True,
+              help="Each top-level directory of PATH is its own project, and each top-level file (a flat folder "
+                   "of one file per model: llama.py -> project llama).")
 @_fingerprint_options
 def add(name, path, split_projects, jobs, k, min_tokens) -> None:
     """Add (or update) corpus NAME from PATH: a directory, a clone or an archive."""

@@ -123,9 +123,15 @@ def default_corpus_source() -> tuple[Path, str]:
 
 
 def _project_per_top_dir(fallback: str) -> Callable[[str], str]:
+    """Each top-level directory is a project (transformers: a folder per model), and so is each top-level file,
+    named after its stem without `modeling_`/`modular_` (inference engines: a flat folder with a file per model,
+    `llama.py`, `qwen2.py`); a top-level `__init__.py` belongs to the corpus itself (`fallback`)."""
     def project_of(path: str) -> str:
         parts = PurePosixPath(path).parts
-        return parts[0] if len(parts) > 1 else fallback
+        if len(parts) > 1:
+            return parts[0]
+        stem = PurePosixPath(path).stem.removeprefix("modeling_").removeprefix("modular_")
+        return fallback if stem in ("", "__init__") else stem
 
     return project_of
 

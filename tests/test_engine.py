@@ -209,3 +209,21 @@ def test_an_embedded_build_is_invisible_until_it_commits_and_a_failed_one_leaves
     (corpora / "models.sqlite.build-1-deadbeef").write_bytes(b"left by a killed build")
     add_corpus("models", update, split_projects=True, jobs=1)
     assert findings() == after and not [p for p in corpora.iterdir() if ".build-" in p.name]
+
+
+def test_a_flat_folder_of_model_files_splits_into_one_project_per_file(tmp_path):
+    """Inference engines keep one file per model in one folder (`models/llama.py`, `models/qwen2.py`): with
+    --split-projects each such file is a project, named after it, as each folder of transformers is."""
+    from provscan.corpus import open_corpus
+
+    models = transformers_models()
+    flat = tmp_path / "engine-models"
+    flat.mkdir()
+    shutil.copy(models / "llama" / "modeling_llama.py", flat / "llama.py")
+    shutil.copy(models / "qwen2" / "modeling_qwen2.py", flat / "modeling_qwen2.py")
+    (flat / "__init__.py").write_text("from .llama import *\n")
+    copy_models(flat, ["mistral"])  # a folder beside the files is a project too
+    add_corpus("engine", flat, split_projects=True, jobs=1)
+    with open_corpus("engine") as index:
+        projects = {project for project, _files, _lines in index.projects()}
+    assert projects == {"llama", "qwen2", "mistral", "engine"}  # __init__.py belongs to the corpus itself
