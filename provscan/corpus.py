@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -22,7 +22,7 @@ from provscan.common_code import common_shingles
 from provscan.diagnostics import reading
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
-from provscan.lineage import Lineage, inherit_from_modular, lineage_of
+from provscan.lineage import Lineage, inherit_from_modular, lineage_of, model_name
 from provscan.notices import header_notices, is_copyright_line
 from provscan.parallel import parallel_map
 from provscan.store import (
@@ -130,7 +130,7 @@ def _project_per_top_dir(fallback: str) -> Callable[[str], str]:
         parts = PurePosixPath(path).parts
         if len(parts) > 1:
             return parts[0]
-        stem = PurePosixPath(path).stem.removeprefix("modeling_").removeprefix("modular_")
+        stem = model_name(PurePosixPath(path).stem)
         return fallback if stem in ("", "__init__") else stem
 
     return project_of
@@ -199,9 +199,11 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
             index.remove_file(vanished)
             report.files_removed += 1
 
-        lineages = _lineages(texts, seen, project_of, lambda path: _read_source(source, path, path_prefix))
+        references = _generated_from(texts)
+        lineages = _lineages(texts, references, _by_file_name(seen), project_of,
+                             lambda path: _read_source(source, path, path_prefix))
         total = len(jobs_todo)
-        generated: dict[str, str] = {}  # stored path -> the file it was generated from (per its header)
+        generated: dict[str, str] = {}  # stored path -> the file it was generated from, when it has no notice
         for done, result in enumerate(parallel_map(analyse, jobs_todo, jobs), start=1):
             if isinstance(result, Skip):
                 report.skipped[result.reason] += 1
@@ -211,9 +213,8 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
                     sha256, text = texts.pop(result.normalised.path)
                     record = _file_record(result, project_of, sha256, text)
                     record.lineage = lineages.get(record.path, {})
-                    origin = _GENERATED_FROM.search(text[:2000])
-                    if origin and not _has_copyright(record.notices):
-                        generated[record.path] = origin.group(1)
+                    if record.path in references and not _has_copyright(record.notices):
+                        generated[record.path] = references[record.path]
                     index.add_file(record)
                 report.files_indexed += 1
                 report.fragments += len(record.fragments)
@@ -249,27 +250,44 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
 _GENERATED_FROM = re.compile(r"automatically generated from\s+(\S+\.py)", re.IGNORECASE)
 
 
-def _lineages(texts: dict[str, tuple[str, str]], paths: set[str], project_of: Callable[[str], str],
-              read_unchanged: Callable[[str], str | None]) -> dict[str, Lineage]:
+def _generated_from(texts: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Stored path -> the file its header says it was generated from (transformers' modular converter)."""
+    references = {}
+    for path, (_sha, text) in texts.items():
+        found = _GENERATED_FROM.search(text[:2000])
+        if found:
+            references[path] = found.group(1)
+    return references
+
+
+def _by_file_name(paths: Iterable[str]) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        by_name[path.rsplit("/", 1)[-1]].append(path)
+    return by_name
+
+
+def _file_named_by(reference: str, path: str, by_name: dict[str, list[str]]) -> str | None:
+    """The stored file a generated file's header names (`src/transformers/models/x/modular_x.py` -> the stored
+    `x/modular_x.py`), other than the generated file itself."""
+    return next((p for p in by_name.get(reference.rsplit("/", 1)[-1], [])
+                 if p != path and (reference == p or reference.endswith("/" + p))), None)
+
+
+def _lineages(texts: dict[str, tuple[str, str]], references: dict[str, str], by_name: dict[str, list[str]],
+              project_of: Callable[[str], str], read_unchanged: Callable[[str], str | None]) -> dict[str, Lineage]:
     """Lineage edges (provscan.lineage) of every file to be indexed; a generated file adds its modular file's,
     which is read from the source when it is unchanged since the last build (not among `texts`)."""
-    lineages = {path: lineage_of(path, text, project_of) for path, (_sha, text) in texts.items()}
-    by_file_name: dict[str, list[str]] = defaultdict(list)
-    for path in paths:
-        by_file_name[path.rsplit("/", 1)[-1]].append(path)
-    for path, (_sha, text) in texts.items():
-        reference = _GENERATED_FROM.search(text[:2000])
-        if reference is None:
-            continue
-        named = by_file_name.get(reference.group(1).rsplit("/", 1)[-1], [])
-        modular = next((p for p in named if p != path and (reference.group(1) == p
-                                                           or reference.group(1).endswith("/" + p))), None)
+    own = {path: lineage_of(path, text, project_of) for path, (_sha, text) in texts.items()}
+    lineages = dict(own)
+    for path, reference in references.items():
+        modular = _file_named_by(reference, path, by_name)
         if modular is None:
             continue
         modular_text = texts[modular][1] if modular in texts else read_unchanged(modular)
         if modular_text is not None:
-            lineages[path] = inherit_from_modular(text, lineages[path], modular_text,
-                                                  lineage_of(modular, modular_text, project_of))
+            modular_lineage = own[modular] if modular in own else lineage_of(modular, modular_text, project_of)
+            lineages[path] = inherit_from_modular(texts[path][1], own[path], modular_text, modular_lineage)
     return lineages
 
 
@@ -294,9 +312,9 @@ def _inherit_notices(index: WritableIndexStore, generated: dict[str, str]) -> No
     """
     if not generated:
         return
-    paths = list(index.file_hashes())
+    by_name = _by_file_name(index.file_hashes())
     for path, reference in generated.items():
-        origin = next((p for p in paths if p != path and (reference == p or reference.endswith("/" + p))), None)
+        origin = _file_named_by(reference, path, by_name)
         if origin is None:
             continue
         notices = [n for n in index.notices_of(origin) if "from" not in n]

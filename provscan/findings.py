@@ -23,6 +23,7 @@ import xxhash
 
 from provscan.diagnostics import reading
 from provscan.fingerprint import FingerprintedFile, shingles
+from provscan.lineage import model_name
 from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, aligned_coverage, evidence
 
 SEVERITIES = ("low", "medium", "high")
@@ -178,10 +179,7 @@ def project_names_in(path: str) -> frozenset[str]:
     """The names a submission path gives its code, as a corpus would name the project: `models/clip/clip.py`
     -> {"models", "clip"}, `modeling_qwen2.py` -> {"qwen2"}."""
     parts = path.lower().replace("-", "_").split("/")
-    stem = parts[-1].rsplit(".", 1)[0]
-    for prefix in ("modeling_", "modular_"):
-        stem = stem.removeprefix(prefix)
-    return frozenset([*parts[:-1], stem])
+    return frozenset([*parts[:-1], model_name(parts[-1].rsplit(".", 1)[0])])
 
 
 def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, int], float] | None = None
@@ -221,7 +219,8 @@ def _lineage_chain(start: Match, by_definition: dict[tuple[str, str], Match]) ->
     return chain
 
 
-def _fragment_origins(ranked_by_fragment: dict[int, list[Match]]) -> dict[int, tuple[tuple[str, int], float]]:
+def _fragment_origins(equal_by_fragment: dict[int, tuple[Match, list[Match]]]
+                      ) -> dict[int, tuple[tuple[str, int], float]]:
     """Each fragment's evidence of where its submission file came from: its origin's corpus file (the lineage root
     among its equally good sources) and a weight of 1 / the number of projects that hold it equally well, so code
     specific to one model (a Qwen2 attention class, found in 2 files) outweighs generic helpers found in 170
@@ -229,8 +228,7 @@ def _fragment_origins(ranked_by_fragment: dict[int, list[Match]]) -> dict[int, t
     the root as another source's parent (a method found in 50 files with no lineage of its own would otherwise
     vote for whichever file ranked first)."""
     origins = {}
-    for index, ranked in ranked_by_fragment.items():
-        first, others = _equally_good(ranked)
+    for index, (first, others) in equal_by_fragment.items():
         root = _lineage_chain(first, _by_definition(first, others))[-1]
         projects = {m.source.project for m in (first, *others)}
         parents = {m.derived_from for m in (first, *others)}
@@ -239,13 +237,14 @@ def _fragment_origins(ranked_by_fragment: dict[int, list[Match]]) -> dict[int, t
     return origins
 
 
-def _file_origins(nf, origins: dict[int, tuple[tuple[str, int], float]], fragment_index: int
-                  ) -> dict[tuple[str, int], float]:
+def _file_origins(origins: dict[int, tuple[tuple[str, int], float]], enclosing: list[set[int]],
+                  fragment_index: int) -> dict[tuple[str, int], float]:
     """Where the rest of a submission file came from, as seen from one fragment: the other fragments' origins
-    (`_fragment_origins`), summed per corpus file. A class and its own methods are one piece of evidence, not two."""
+    (`_fragment_origins`), summed per corpus file. A class and its own methods are one piece of evidence, not two
+    (`enclosing`: each fragment with its enclosing fragments)."""
     weights: dict[tuple[str, int], float] = defaultdict(float)
     for index, (file_key, weight) in origins.items():
-        if not _nested(nf, index, fragment_index):
+        if index not in enclosing[fragment_index] and fragment_index not in enclosing[index]:
             weights[file_key] += weight
     return weights
 
@@ -279,7 +278,9 @@ def build_findings(
             names = project_names_in(nf.path)
             ranked_here = {index: _rank(by_fragment[(file_index, index)], affinity[file_index], names)
                            for index in range(len(nf.fragments)) if by_fragment.get((file_index, index))}
-            origins = _fragment_origins(ranked_here)
+            equal_here = {index: _equally_good(ranked) for index, ranked in ranked_here.items()}
+            origins = _fragment_origins(equal_here)
+            enclosing = [_enclosing(nf, index) for index in range(len(nf.fragments))]
             for fragment_index, fragment in enumerate(nf.fragments):
                 ranked = ranked_here.get(fragment_index)
                 if not ranked:
@@ -287,13 +288,12 @@ def build_findings(
                 ancestor = _owning_ancestor(nf, fragment_index, owner)
                 if ancestor is not None:
                     parent_finding, parent_files = ancestor
-                    best_jaccard = max(m.jaccard for m in ranked)
                     # Fold only when one of the enclosing finding's files holds a match as good as this fragment's best
                     # (its own source file first, so nested code points into the file the finding names); otherwise
                     # the fragment's own best source (and its twins) must be reported.
                     parent_source = (parent_finding.source.corpus, parent_finding.source.path)
-                    good = [m for m in ranked if m.source_file_key in parent_files
-                            and m.jaccard >= best_jaccard - TIE_TOLERANCE]
+                    first, others = equal_here[fragment_index]
+                    good = [m for m in (first, *others) if m.source_file_key in parent_files]
                     folded = min(good, key=lambda m: (m.source.corpus, m.source.path) != parent_source, default=None)
                     if folded is not None:
                         blocks, lines, _ = _evidence(nf, fragment_index, folded, corpora, min_run, align=False)
@@ -303,8 +303,8 @@ def build_findings(
                         )
                         _claim(line_owner, lines, folded.source)
                         continue
-                first, others = _equally_good(ranked)
-                best, root = origin_among(first, others, _file_origins(nf, origins, fragment_index))
+                first, others = equal_here[fragment_index]
+                best, root = origin_among(first, others, _file_origins(origins, enclosing, fragment_index))
                 tied = [m for m in (first, *others) if m is not best]
                 also_in = _distinct_sources(best, tied)
                 blocks, lines, best.alignment = _evidence(nf, fragment_index, best, corpora, min_run)
@@ -363,15 +363,13 @@ def _file_affinity(by_fragment: dict[tuple[int, int], list[Match]]) -> dict[int,
     return affinity
 
 
-def _nested(nf, a: int, b: int) -> bool:
-    """Whether fragments `a` and `b` are one, or one encloses the other (a class and its methods)."""
-    def chain(index: int | None) -> set[int]:
-        found = set()
-        while index is not None:
-            found.add(index)
-            index = nf.fragments[index].parent
-        return found
-    return a in chain(b) or b in chain(a)
+def _enclosing(nf, index: int | None) -> set[int]:
+    """A fragment and every fragment enclosing it (a method, its class, the file)."""
+    found = set()
+    while index is not None:
+        found.add(index)
+        index = nf.fragments[index].parent
+    return found
 
 
 def _owning_ancestor(nf, fragment_index: int, owner: dict) -> tuple | None:

@@ -87,6 +87,11 @@ def inherit_from_modular(generated_text: str, generated: Lineage, modular_text: 
     return edges
 
 
+def model_name(stem: str) -> str:
+    """The model a file stem names, as transformers names its files: `modeling_qwen2` -> `qwen2`."""
+    return stem.removeprefix("modeling_").removeprefix("modular_")
+
+
 def _common_suffix(a: str, b: str) -> str:
     n = 0
     while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
