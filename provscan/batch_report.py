@@ -79,8 +79,14 @@ def _html(data: dict) -> str:
             f"{', via the corpus' if e['via_corpus'] else ''})"
             for e in pair["evidence"]
         )
+        similarity = pair.get("similarity", {})
+        closest = "<br>".join(f"{_e(fp['path'])} ~ {_e(fp['other_path'])} ({fp['score']:.2f})"
+                              for fp in similarity.get("file_pairs", []))
         pair_rows.append(
-            f"<tr><td>{_e(pair['a'])}</td><td>{_e(pair['b'])}</td><td>{pair['unexplained_lines']}</td>"
+            f"<tr><td>{_e(pair['a'])}</td><td>{_e(pair['b'])}</td>"
+            f"<td>{similarity.get('score', 0.0):.2f} ({similarity.get('a_in_b', 0.0):.2f} / "
+            f"{similarity.get('b_in_a', 0.0):.2f})</td><td class=evidence>{closest}</td>"
+            f"<td>{pair['unexplained_lines']}</td>"
             f"<td>{pair['lines_a']} / {pair['lines_b']}</td><td>{pair['fragments']}</td>"
             f"<td>{pair['max_jaccard']:.2f}</td><td class=evidence>{evidence}</td></tr>"
         )
@@ -106,11 +112,13 @@ last run (not rescanned); written {_e(data['written_at'])}.</p>
 {''.join(rows)}
 </table>
 <h2>Submissions sharing code with each other</h2>
-<p>Ranked by shared lines the reference corpus does not explain; "via the corpus" marks code both may have taken
-from the same open model. Lines: matched in the first / in the second submission.</p>
-<table><tr><th>submission</th><th>submission</th><th>unexplained lines</th><th>lines</th><th>fragments</th>
-<th>best similarity</th><th>top evidence</th></tr>
-{''.join(pair_rows) or '<tr><td colspan="7">no shared code found</td></tr>'}
+<p>Ranked by similarity: the larger share of one submission's code found in the other (first in second / second
+in first), leaving out the lines the reference corpus explains; pairs below the reporting rules are listed too, with
+no findings. Then by the shared lines of their findings that the corpus does not explain; "via the corpus" marks
+code both may have taken from the same open model. Lines: matched in the first / in the second submission.</p>
+<table><tr><th>submission</th><th>submission</th><th>similarity</th><th>closest files</th><th>unexplained lines</th>
+<th>lines</th><th>fragments</th><th>best fragment similarity</th><th>top evidence</th></tr>
+{''.join(pair_rows) or '<tr><td colspan="9">no shared code found</td></tr>'}
 </table>
 </body></html>
 """

@@ -350,10 +350,11 @@ def compare(a, b, fmt, output, html_output, fail_on, min_tokens, exclude, jobs, 
     for path in (output, html_output):
         check_output(path)
     try:
-        with progress_bar("indexing both sides") as update, comparing(a, b, settings, progress=update) as directions:
-            _write_to(lambda out: write_comparison(directions, fmt, out, color=color), output)
+        with progress_bar("indexing both sides") as update, comparing(a, b, settings, progress=update) as comparison:
+            _write_to(lambda out: write_comparison(comparison, fmt, out, color=color), output)
             if html_output is not None:
-                _write_to(lambda out: write_comparison(directions, "html", out), html_output)
+                _write_to(lambda out: write_comparison(comparison, "html", out), html_output)
+            directions = comparison.directions
     except (WalkError, CorpusError, CorpusIndexError) as error:
         _fail(str(error))
     for direction in directions:

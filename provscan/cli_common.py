@@ -182,6 +182,9 @@ THRESHOLD_OPTIONS = (
     click.option("--min-shared-shingles", type=click.IntRange(1), default=None,
                  help="Fewest shared shingles a reported match has (default 30): below that, overlaps are "
                  "boilerplate."),
+    click.option("--min-local-run", type=click.IntRange(0), default=None,
+                 help="Distinct uncommon shingles in one run shared in the same order that report a copied block "
+                 "inside a larger fragment (default 50; 0: no local blocks)."),
     click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens."),
 )
 

@@ -22,7 +22,7 @@ from provscan.common_code import common_shingles
 from provscan.diagnostics import reading
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
-from provscan.lineage import Lineage, inherit_from_modular, lineage_of, model_name
+from provscan.lineage import Lineage, defined_names, inherit_from_modular, lineage_of, model_name
 from provscan.notices import header_notices, is_copyright_line
 from provscan.parallel import parallel_map
 from provscan.store import (
@@ -280,6 +280,14 @@ def _lineages(texts: dict[str, tuple[str, str]], references: dict[str, str], by_
     which is read from the source when it is unchanged since the last build (not among `texts`)."""
     own = {path: lineage_of(path, text, project_of) for path, (_sha, text) in texts.items()}
     lineages = dict(own)
+    defined: dict[str, set[str]] = defaultdict(set)  # project -> names its files define at the top level
+    for path, (_sha, text) in texts.items():
+        defined[project_of(path)].update(defined_names(text))
+
+    def defines(project: str, name: str) -> bool:
+        # a project none of whose files is being indexed (unchanged since the last build) is taken at its word
+        return project not in defined or name in defined[project]
+
     for path, reference in references.items():
         modular = _file_named_by(reference, path, by_name)
         if modular is None:
@@ -287,7 +295,8 @@ def _lineages(texts: dict[str, tuple[str, str]], references: dict[str, str], by_
         modular_text = texts[modular][1] if modular in texts else read_unchanged(modular)
         if modular_text is not None:
             modular_lineage = own[modular] if modular in own else lineage_of(modular, modular_text, project_of)
-            lineages[path] = inherit_from_modular(texts[path][1], own[path], modular_text, modular_lineage)
+            lineages[path] = inherit_from_modular(texts[path][1], own[path], modular_text, modular_lineage,
+                                                  defines)
     return lineages
 
 

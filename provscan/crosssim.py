@@ -3,9 +3,14 @@
 Programme entrants can copy each other as well as open models. Every submission's files are fingerprinted as in a
 scan and indexed together in one temporary corpus (one project per submission); each submission is then matched
 against it like against any corpus, its own project left out, and the findings stage picks the best other
-submission per fragment with line-level evidence on both sides. Pairs are ranked by the lines they share that the
-reference corpus does not explain: two entrants who both copied GLM-4's router share it because of GLM-4, and such
-evidence is kept but labelled `via_corpus` (its lines are mostly matched to the corpus in that submission's scan).
+submission per fragment with line-level evidence on both sides. Evidence whose lines are mostly matched to the
+reference corpus in that submission's scan is kept but labelled `via_corpus`: two entrants who both copied GLM-4's
+router share it because of GLM-4.
+
+Pairs are ranked by a continuous similarity (`provscan.pairsim`) that every pair sharing anything gets, findings or
+not: how much of one submission's code, leaving out the lines the reference corpus explains, is found in the other
+(containment both ways; the score is the larger), so a programme office can read pairs in order below the
+reporting rules too; then by the unexplained lines of their findings.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from provscan.walk import WalkOptions, WalkReport, walk
 
 CROSS_CORPUS = "submissions"
 EVIDENCE_SHOWN = 5  # per pair
+FILE_PAIRS_SHOWN = 3  # per pair: the file pairs sharing most
 VIA_CORPUS_SHARE = 0.5  # a shared fragment whose lines are at least this much corpus-matched came via the corpus
 
 
@@ -83,7 +89,40 @@ def compare(
     finally:
         index.close()
         index_path.unlink(missing_ok=True)
-    return _pairs(directed)
+    return _pairs(directed, _similarities(submissions, settings.k, corpus_lines))
+
+
+def _similarities(submissions: dict[str, list[FingerprintedFile]], k: int,
+                  corpus_lines: dict[str, dict[str, set[int]]]) -> dict[tuple[str, str], dict]:
+    """(a, b) sorted -> the pair's similarity outside the corpus-explained lines, and its closest file pairs."""
+    from provscan.pairsim import ShingledFile, group_similarities, pair_similarities, shingle_set
+
+    files = [ShingledFile(name, f.normalised.path, shingle_set(f.normalised.codes, f.normalised.lines, k,
+                                                               corpus_lines.get(name, {}).get(f.normalised.path, ())))
+             for name, fingerprinted in submissions.items() for f in fingerprinted]
+    by_pair: dict[tuple[str, str], list] = {}
+    for pair in pair_similarities(files):
+        key = tuple(sorted((pair.a.group, pair.b.group)))
+        if len(by_pair.setdefault(key, [])) < FILE_PAIRS_SHOWN:
+            by_pair[key].append(pair)
+    found = {}
+    for pair in group_similarities(files):
+        flip = pair.a.group > pair.b.group
+        a_in_b, b_in_a = (pair.b_in_a, pair.a_in_b) if flip else (pair.a_in_b, pair.b_in_a)
+        key = tuple(sorted((pair.a.group, pair.b.group)))
+        found[key] = {
+            "a_in_b": round(a_in_b, 4), "b_in_a": round(b_in_a, 4), "score": round(pair.score, 4),
+            "shared_shingles": pair.shared,
+            "file_pairs": [_file_pair(p, key[0]) for p in by_pair.get(key, [])],
+        }
+    return found
+
+
+def _file_pair(pair, first: str) -> dict:
+    a, b = (pair.a, pair.b) if pair.a.group == first else (pair.b, pair.a)
+    a_in_b, b_in_a = (pair.a_in_b, pair.b_in_a) if pair.a.group == first else (pair.b_in_a, pair.a_in_b)
+    return {"path": a.path, "other_path": b.path, "a_in_b": round(a_in_b, 4), "b_in_a": round(b_in_a, 4),
+            "score": round(pair.score, 4), "shared_shingles": pair.shared}
 
 
 def _record(name: str, fingerprinted: FingerprintedFile):
@@ -128,11 +167,17 @@ def _evidence(finding, other: str, via: bool) -> dict:
     }
 
 
-def _pairs(directed: dict[tuple[str, str], dict]) -> list[dict]:
-    """Merge A->B and B->A into one pair: lines on each side, and the evidence of the richer direction."""
+_NO_FINDINGS = {"lines": 0, "unexplained": 0, "fragments": 0, "max_jaccard": 0.0, "evidence": []}
+
+
+def _pairs(directed: dict[tuple[str, str], dict], similarities: dict[tuple[str, str], dict]) -> list[dict]:
+    """Merge A->B and B->A into one pair: lines on each side, the evidence of the richer direction, and the pair's
+    similarity (pairs that share code below the reporting rules have no findings, only that)."""
     pairs = []
-    for a, b in sorted({tuple(sorted(key)) for key in directed}):
+    for a, b in sorted({tuple(sorted(key)) for key in directed} | set(similarities)):
         forward, backward = directed.get((a, b)), directed.get((b, a))
+        if not forward and not backward:
+            forward = _NO_FINDINGS
         richer, reverse = (forward, False) if forward and (not backward or forward["lines"] >= backward["lines"]) \
             else (backward, True)
         evidence = sorted(richer["evidence"], key=lambda e: (e["via_corpus"], -e["matched_lines"]))[:EVIDENCE_SHOWN]
@@ -144,9 +189,12 @@ def _pairs(directed: dict[tuple[str, str], dict]) -> list[dict]:
             "unexplained_lines": max(d["unexplained"] for d in (forward, backward) if d),
             "fragments": max(d["fragments"] for d in (forward, backward) if d),
             "max_jaccard": max(d["max_jaccard"] for d in (forward, backward) if d),
+            "similarity": similarities.get((a, b), {"a_in_b": 0.0, "b_in_a": 0.0, "score": 0.0, "shared_shingles": 0,
+                                                    "file_pairs": []}),
             "evidence": evidence,
         })
-    pairs.sort(key=lambda p: (-p["unexplained_lines"], -(p["lines_a"] + p["lines_b"]), p["a"], p["b"]))
+    pairs.sort(key=lambda p: (-p["similarity"]["score"], -p["unexplained_lines"], -(p["lines_a"] + p["lines_b"]),
+                              p["a"], p["b"]))
     return pairs
 
 

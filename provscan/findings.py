@@ -25,9 +25,14 @@ from provscan.diagnostics import reading
 from provscan.fingerprint import FingerprintedFile, shingles
 from provscan.lineage import model_name
 from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, aligned_coverage, evidence
+from provscan.strength import DEFAULT_RULES, EvidenceStrength, StrengthRules, capped, weigh
 
 SEVERITIES = ("low", "medium", "high")
 TIE_TOLERANCE = 0.02  # Jaccard difference within which two sources count as equally good
+# A fragment says where its submission file came from only when it shares this many shingles with its source: the
+# size at which an overlap is evidence by itself (`provscan.match`), above every hand-checked false alarm (63 at most
+# shared shingles, 23 in the three-line `forward`s of third-party code that matched reformer)
+VOTE_MIN_SHARED = 2 * MatchSettings.min_shared_shingles
 
 
 @dataclass
@@ -82,6 +87,7 @@ class CodeMatchFinding(Finding):
     alignment: float
     evidence: list[EvidenceBlock]
     source_notices: list[dict]
+    local_run: int = 0  # a local block: consecutive shingles shared in order, when only that made the match
     also_in: list[AlsoIn] = field(default_factory=list)
     also_in_total: int = 0
     # Where the corpus's lineage says the code was first written, when that is not the reported source (which is
@@ -90,6 +96,8 @@ class CodeMatchFinding(Finding):
     members: list[Member] = field(default_factory=list)
     matched_lines: int = 0
     source_license: dict | None = None  # {"id", "name", "obligations", "restricted"} from the source's notices
+    # How much the evidence proves (`provscan.strength`); the severity is capped by it
+    strength: EvidenceStrength | None = None
 
     def fragments(self) -> list[ReportedFragment]:
         """Every submission fragment this finding speaks for: its own, then each folded member."""
@@ -131,6 +139,8 @@ def severity_of(match: Match) -> str:
     that any code base has, so they are reported as weak evidence."""
     if match.shared < MatchSettings.min_shared_shingles:
         return "low"
+    if match.local_run:  # a verbatim run of some length inside fragments that are otherwise unlike
+        return "medium"
     if match.jaccard >= 0.8 or (match.containment >= 0.9 and match.shared >= 50):
         return "high"
     if (match.jaccard >= 0.6 or max(match.containment, match.source_containment) >= 0.8
@@ -226,9 +236,12 @@ def _fragment_origins(equal_by_fragment: dict[int, tuple[Match, list[Match]]]
     specific to one model (a Qwen2 attention class, found in 2 files) outweighs generic helpers found in 170
     (`rotate_half`). Only origins that stand on something count: one project holds the code, or the lineage names
     the root as another source's parent (a method found in 50 files with no lineage of its own would otherwise
-    vote for whichever file ranked first)."""
+    vote for whichever file ranked first). Nor does a small match (under VOTE_MIN_SHARED shared shingles): an edited
+    three-line helper found in one model folder would otherwise send every generic helper of the file there."""
     origins = {}
     for index, (first, others) in equal_by_fragment.items():
+        if first.shared < VOTE_MIN_SHARED:
+            continue
         root = _lineage_chain(first, _by_definition(first, others))[-1]
         projects = {m.source.project for m in (first, *others)}
         parents = {m.derived_from for m in (first, *others)}
@@ -258,7 +271,8 @@ def _equally_good(ranked: list[Match]) -> tuple[Match, list[Match]]:
 
 
 def build_findings(
-    files: list[FingerprintedFile], matches: list[Match], corpora: dict[str, OpenCorpus], min_run: int = 4
+    files: list[FingerprintedFile], matches: list[Match], corpora: dict[str, OpenCorpus], min_run: int = 4,
+    strength_rules: StrengthRules = DEFAULT_RULES,
 ) -> tuple[list[CodeMatchFinding], Coverage]:
     by_fragment: dict[tuple[int, int], list[Match]] = defaultdict(list)
     for match in matches:
@@ -274,6 +288,10 @@ def build_findings(
             # fragment index -> finding + its files
             owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}
             file_findings: list[CodeMatchFinding] = []
+            matched_by: dict[int, Match] = {}  # id(finding) -> the match it reports
+            uncommon: dict[int, int] = {}  # id(match) -> its shared shingles that are not common in the corpus
+            # id(finding) -> lines holding matched tokens (a docstring is one token: it counts once, not per line)
+            code_lines: dict[int, set[int]] = {}
             line_owner: dict[int, tuple[str, str]] = {}
             names = project_names_in(nf.path)
             ranked_here = {index: _rank(by_fragment[(file_index, index)], affinity[file_index], names)
@@ -296,26 +314,35 @@ def build_findings(
                     good = [m for m in (first, *others) if m.source_file_key in parent_files]
                     folded = min(good, key=lambda m: (m.source.corpus, m.source.path) != parent_source, default=None)
                     if folded is not None:
-                        blocks, lines, _ = _evidence(nf, fragment_index, folded, corpora, min_run, align=False)
+                        pair = _evidence(nf, fragment_index, folded, corpora, min_run, align=False)
                         parent_finding.members.append(
                             Member(fragment.kind, fragment.name, fragment.start_line, fragment.end_line,
-                                   folded.source, round(folded.jaccard, 4), round(folded.containment, 4), blocks)
+                                   folded.source, round(folded.jaccard, 4), round(folded.containment, 4),
+                                   pair.blocks)
                         )
-                        _claim(line_owner, lines, folded.source)
+                        _claim(line_owner, pair.lines, folded.source)
+                        code_lines[id(parent_finding)].update(pair.lines.tolist())
                         continue
                 first, others = equal_here[fragment_index]
-                best, root = origin_among(first, others, _file_origins(origins, enclosing, fragment_index))
+                # Common stock (`rotate_half`, in 171 files) is attributed to where it was first written: that the
+                # rest of the file came from some copy says nothing about where a helper every model has came from
+                common = len({m.source_file_key for m in (first, *others)}) >= strength_rules.common_files
+                taken_from = None if common else _file_origins(origins, enclosing, fragment_index)
+                best, root = origin_among(first, others, taken_from)
                 tied = [m for m in (first, *others) if m is not best]
                 also_in = _distinct_sources(best, tied)
-                blocks, lines, best.alignment = _evidence(nf, fragment_index, best, corpora, min_run)
+                pair = _evidence(nf, fragment_index, best, corpora, min_run)
+                best.alignment = pair.alignment
+                uncommon[id(best)] = pair.uncommon_shingles
                 finding = CodeMatchFinding(
                     id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
                     kind="code-match",
-                    severity=severity_of(best),
+                    severity=severity_of(best),  # capped by the evidence's strength below
                     rule_id="code-match",
                     message=f"{fragment.kind} {fragment.name} matches {best.source.corpus}/{best.source.project} "
                     f"{best.source.path}:{best.source.start_line}-{best.source.end_line} {best.source.name} "
-                    f"(Jaccard {best.jaccard:.2f})",
+                    f"(Jaccard {best.jaccard:.2f}"
+                    + (f"; a local block of {best.local_run} shingles in the same order)" if best.local_run else ")"),
                     path=nf.path,
                     start_line=fragment.start_line,
                     end_line=fragment.end_line,
@@ -328,7 +355,8 @@ def build_findings(
                     source_containment=round(best.source_containment, 4),
                     shared_shingles=best.shared,
                     alignment=round(best.alignment, 4),
-                    evidence=blocks,
+                    local_run=best.local_run,
+                    evidence=pair.blocks,
                     source_notices=best.notices,
                     also_in=also_in[:50],
                     also_in_total=len(also_in),
@@ -336,9 +364,13 @@ def build_findings(
                 )
                 owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
                 file_findings.append(finding)
-                _claim(line_owner, lines, best.source)
+                _claim(line_owner, pair.lines, best.source)
+                matched_by[id(finding)] = best
+                code_lines[id(finding)] = set(pair.lines.tolist())
             for finding in file_findings:
                 finding.matched_lines = _count_lines(finding)
+                match = matched_by[id(finding)]
+                _weigh(finding, match, len(code_lines[id(finding)]), uncommon[id(match)], strength_rules)
             findings.extend(file_findings)
             coverage.matched_lines += len(line_owner)
             for project_key, count in Counter(line_owner.values()).items():
@@ -392,10 +424,19 @@ def _distinct_sources(best: Match, tied: list[Match]) -> list[AlsoIn]:
     return result
 
 
+@dataclass
+class _PairEvidence:
+    blocks: list[EvidenceBlock]
+    lines: np.ndarray  # matched submission lines
+    alignment: float | None
+    uncommon_shingles: int  # shared shingles that are not common in the corpus
+
+
 def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorpus], min_run: int,
-              align: bool = True) -> tuple[list[EvidenceBlock], np.ndarray, float | None]:
-    """Evidence blocks and matched submission lines of a match, and (with `align`) its aligned coverage from the
-    same shingles: the match stage computes that only for the pairs that needed it to pass."""
+              align: bool = True) -> _PairEvidence:
+    """Evidence blocks and matched submission lines of a match, its shared uncommon shingles, and (with `align`)
+    its aligned coverage from the same shingles: the match stage computes that only for the pairs that needed it
+    to pass."""
     fragment = nf.fragments[fragment_index]
     corpus = corpora[match.source.corpus]
     k = corpus.settings.k
@@ -415,7 +456,18 @@ def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorp
     alignment = match.alignment
     if align and alignment is None:
         alignment = aligned_coverage(sub_shingles, src_shingles, k)
-    return blocks, lines, alignment
+    shared = np.intersect1d(sub_shingles, src_shingles)
+    uncommon = np.setdiff1d(shared, corpus.common, assume_unique=True).size if corpus.common.size else shared.size
+    return _PairEvidence(blocks, lines, alignment, int(uncommon))
+
+
+def _weigh(finding: CodeMatchFinding, match: Match, code_lines: int, uncommon_shingles: int,
+           rules: StrengthRules) -> None:
+    """Cap the finding's severity by the strength of its evidence, and say why when it is not strong."""
+    finding.strength = weigh(code_lines, uncommon_shingles, 1 + finding.also_in_total, rules)
+    finding.severity = capped(severity_of(match), finding.strength, SEVERITIES)
+    if finding.strength.level != "strong":
+        finding.message += f"; {finding.strength.level} evidence ({'; '.join(finding.strength.reasons)})"
 
 
 def _claim(line_owner: dict[int, tuple[str, str]], lines: np.ndarray, source: SourceRef) -> None:

@@ -92,9 +92,12 @@ def describe(finding: Finding) -> str:
             projects = sorted({a.source.project for a in finding.also_in} - {source.project})
             shown = ", ".join(projects[:3]) + (", ..." if len(projects) > 3 else "")
             also = f", equally in {finding.also_in_total} other file(s): {shown}" if shown else ""
+        weak = ""
+        if finding.strength is not None and finding.strength.level == "weak":
+            weak = f"; weak evidence: {'; '.join(finding.strength.reasons)}"
         return (f"{finding.fragment_kind} {finding.fragment_name} matches {source.corpus}/{source.project} "
                 f"{source.path}:{source.start_line} {source.name} (similarity {finding.jaccard:.2f}, "
-                f"{finding.matched_lines} lines{also})")
+                f"{finding.matched_lines} lines{also}{weak})")
     return finding.message.split(". Source licence", 1)[0]
 
 

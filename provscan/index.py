@@ -255,11 +255,17 @@ class CorpusIndex:
     def candidates(self, query_keys: Iterable[tuple[int, int]], min_hits: int = 1) -> Iterator[tuple[int, int]]:
         """(query id, corpus fragment id) for every corpus fragment sharing at least `min_hits` bands with the query
         (a band key encodes its band number, so each shared key is one shared band)."""
+        for qid, fragment_id, _hits in self.candidate_hits(query_keys, min_hits):
+            yield qid, fragment_id
+
+    def candidate_hits(self, query_keys: Iterable[tuple[int, int]], min_hits: int = 1
+                       ) -> Iterator[tuple[int, int, int]]:
+        """The same, with the number of bands each pair shares."""
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS query_bands (key INTEGER NOT NULL, qid INTEGER NOT NULL)")
         self.db.execute("DELETE FROM temp.query_bands")
         self.db.executemany("INSERT INTO temp.query_bands(key, qid) VALUES (?, ?)", query_keys)
         yield from self.db.execute(
-            "SELECT q.qid, b.fragment_id FROM temp.query_bands q JOIN bands b ON b.key = q.key"
+            "SELECT q.qid, b.fragment_id, COUNT(*) FROM temp.query_bands q JOIN bands b ON b.key = q.key"
             " GROUP BY q.qid, b.fragment_id HAVING COUNT(*) >= ?", (min_hits,)
         )
 
@@ -287,6 +293,11 @@ class CorpusIndex:
             codes = _unpack(blob)
             for fragment in by_file.get(file_id, ()):
                 yield fragment, codes
+
+    def all_files(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(path, token codes, token lines) of every file (a compare side's file-pair similarity reads them all)."""
+        for path, codes, lines in self.db.execute("SELECT path, codes, lines FROM files ORDER BY path"):
+            yield path, _unpack(codes), _unpack(lines)
 
     def file(self, file_id: int) -> StoredFile:
         cached = self._file_cache.get(file_id)

@@ -58,12 +58,15 @@ def lineage_of(path: str, text: str, project_of: Callable[[str], str]) -> Lineag
     return {name: origin for name, origin in edges.items() if origin[0] != own_project}
 
 
-def inherit_from_modular(generated_text: str, generated: Lineage, modular_text: str, modular: Lineage) -> Lineage:
+def inherit_from_modular(generated_text: str, generated: Lineage, modular_text: str, modular: Lineage,
+                         defines: Callable[[str, str], bool] | None = None) -> Lineage:
     """A generated modeling file's lineage: its own edges, then its modular file's, then the definitions the
     modular converter copied in from the models the modular file builds on: under this model's prefix
     (`SolarOpenTopkRouter` from `Glm4MoeTopkRouter`, when the modular file maps `SolarOpen...` names to `Glm4Moe...`
     ones more often than to any other model's), or under their own name (`rotate_half`, from the model the modular
-    file imports most from), when the modular file does not define them itself."""
+    file imports most from among those that define it: `defines(model, name)`, when the corpus knows), when the
+    modular file does not define them itself. DeepSeek-V3's modular file imports most from Llama and DeepSeek-V2,
+    and its `rotate_half` comes with Llama's `apply_rotary_pos_emb`: DeepSeek-V2 has none."""
     edges = {**modular, **generated}
     prefixes: Counter[tuple[str, str, str]] = Counter()
     for local, (folder, origin) in modular.items():
@@ -73,8 +76,8 @@ def inherit_from_modular(generated_text: str, generated: Lineage, modular_text: 
     best: dict[str, tuple[str, str]] = {}
     for (local_prefix, folder, origin_prefix), _count in prefixes.most_common():
         best.setdefault(local_prefix, (folder, origin_prefix))
-    folders = Counter(folder for folder, _name in modular.values()).most_common(1)
-    own = set(_DEFINED.findall(modular_text))
+    folders = [folder for folder, _count in Counter(folder for folder, _name in modular.values()).most_common()]
+    own = defined_names(modular_text)
     for name in _DEFINED.findall(generated_text):
         if name in edges or name in own:
             continue
@@ -83,8 +86,15 @@ def inherit_from_modular(generated_text: str, generated: Lineage, modular_text: 
             local_prefix, (folder, origin_prefix) = prefixed[0]
             edges[name] = (folder, origin_prefix + name[len(local_prefix):])
         elif folders and not any(name.startswith(p) for p in best):
-            edges[name] = (folders[0][0], name)
+            holder = next((f for f in folders if defines(f, name)), None) if defines else folders[0]
+            if holder is not None:
+                edges[name] = (holder, name)
     return edges
+
+
+def defined_names(text: str) -> set[str]:
+    """Names a file defines at the top level (classes and functions)."""
+    return set(_DEFINED.findall(text))
 
 
 def model_name(stem: str) -> str:

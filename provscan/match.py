@@ -52,6 +52,11 @@ class MatchSettings:
     # this share of min_shared_shingles (20 of the default 30); one knob still moves both floors.
     exact_copy_share: float = 2 / 3
     min_run: int = 4  # evidence blocks shorter than this many consecutive shared shingles are incidental
+    # A copied block inside a fragment that grew (or shrank) around it: a pair that fails every whole-fragment gate
+    # still matches when the two share a run of consecutive shingles in the same order holding this many distinct
+    # shingles that are not common in the corpus (about 60 tokens, ten lines or so; docs/benchmarks.md, "Evidence
+    # that holds up"). 0 turns local blocks off.
+    min_local_run: int = 50
 
 
 @dataclass
@@ -111,6 +116,8 @@ class Match:
     alignment: float | None = None
     # (project, definition name) the source definition was taken from, per the corpus's lineage (provscan.lineage)
     derived_from: tuple[str, str] | None = None
+    # Longest run of consecutive shingles shared in order, when only that made the match (a local block)
+    local_run: int = 0
 
     @property
     def score(self) -> tuple[float, float, int]:
@@ -187,15 +194,21 @@ def find_matches(
     if not queries:
         return []
     by_query: dict[int, list[int]] = defaultdict(list)
-    for qid, fragment_id in corpus.index.candidates(query_keys, settings.min_band_hits):
-        by_query[qid].append(fragment_id)
+    # Pairs sharing fewer bands than min_band_hits (but one at least) are searched for a local block only, and only
+    # for a fragment nothing else explains: a copied block inside a fragment that grew lowers the whole fragments'
+    # Jaccard, and so their shared bands
+    local_by_query: dict[int, list[int]] = defaultdict(list)
+    fewest = 1 if settings.min_local_run else settings.min_band_hits
+    for qid, fragment_id, hits in corpus.index.candidate_hits(query_keys, fewest):
+        (by_query if hits >= settings.min_band_hits else local_by_query)[qid].append(fragment_id)
     stored = corpus.index.fragments({fid for ids in by_query.values() for fid in ids})
 
     sub = _SubmissionSide(files, corpus.settings.k)
     src = _CorpusSide(corpus)
     common = corpus.common if settings.discount_common else np.empty(0, dtype=np.uint64)
     matches: list[Match] = []
-    for qid in sorted(by_query):
+    unexplained: list = []  # (query, candidates below the gates, verified overlaps) of fragments nothing explains
+    for qid in sorted(by_query.keys() | local_by_query.keys()):
         key = queries[qid]
         sub_set = sub.unique(key)
         sub_is_file = files[key[0]].normalised.fragments[key[1]].kind == "file"
@@ -203,6 +216,7 @@ def find_matches(
             continue
         passed = len(matches)
         edited: list[tuple[StoredFragment, int, int]] = []  # below the Jaccard and containment gates
+        local: list[tuple[StoredFragment, int, int]] = []  # below the Jaccard floor: only a local block can tell
         overlaps: dict[int, tuple[int, int]] = {}  # content hash -> (shared shingles, source set size)
         uncommon_shared: dict[int, int] = {}  # content hash -> shared shingles not common in the corpus
         for fragment_id in by_query[qid]:
@@ -234,6 +248,8 @@ def find_matches(
                     continue  # what the two share is mostly the corpus's boilerplate
             jaccard = shared / (sub_set.size + src_size - shared)
             if jaccard < settings.containment_floor:
+                if settings.min_local_run and shared >= settings.min_local_run:
+                    local.append((fragment, shared, src_size))
                 continue
             if jaccard < settings.min_similarity and shared / min(sub_set.size, src_size) < settings.min_containment:
                 edited.append((fragment, shared, src_size))
@@ -250,7 +266,93 @@ def find_matches(
                         sub.ordered(key), src.ordered(fragment), corpus.settings.k, below=settings.min_alignment)
                 if alignment >= settings.min_alignment:
                     matches.append(_match(key, fragment, src, sub_set.size, shared, src_size, alignment))
+        # A local block inside a whole file is reported through the definition that holds it (files are compared
+        # with files only, and a file's own definitions have their own matches)
+        if (len(matches) == passed and settings.min_local_run and sub_set.size >= settings.min_local_run
+                and not sub_is_file):
+            unexplained.append((qid, [c for c in local + edited if c[1] >= settings.min_local_run], overlaps))
+    matches.extend(_local_matches(unexplained, local_by_query, queries, sub, src, settings, common))
     return matches
+
+
+def _local_matches(unexplained: list, local_by_query: dict[int, list[int]], queries: list[tuple[int, int]],
+                   sub: _SubmissionSide, src: _CorpusSide, settings: MatchSettings, common: np.ndarray
+                   ) -> list[Match]:
+    """Local blocks for the fragments nothing else explains: among their verified candidates below the gates, and
+    the candidates sharing fewer bands than `min_band_hits` (fetched only now, for these fragments only)."""
+    k = src.corpus.settings.k
+    stored = src.corpus.index.fragments({fid for qid, _c, _o in unexplained for fid in local_by_query.get(qid, ())})
+    found: list[Match] = []
+    for qid, candidates, overlaps in unexplained:
+        key = queries[qid]
+        sub_set = sub.unique(key)
+        sub_is_file = sub.files[key[0]].normalised.fragments[key[1]].kind == "file"
+        for fragment_id in local_by_query.get(qid, ()):
+            fragment = stored[fragment_id]
+            if sub_is_file != (fragment.kind == "file") or fragment.tok_end - fragment.tok_start - k + 1 < \
+                    settings.min_local_run:
+                continue  # too small to hold a run that long: its shingles are never read
+            verified = overlaps.get(fragment.content_hash)
+            if verified is None:
+                src_set = src.unique(fragment)
+                verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
+            if verified[0] >= settings.min_local_run:
+                candidates.append((fragment, *verified))
+        found.extend(_local_blocks(key, candidates, sub, src, sub_set.size, settings.min_local_run, common))
+    return found
+
+
+LOCAL_CANDIDATES = 5  # per fragment, the candidates sharing most shingles are searched for a local block
+
+
+def _local_blocks(key: tuple[int, int], candidates: list[tuple[StoredFragment, int, int]], sub: _SubmissionSide,
+                  src: _CorpusSide, sub_size: int, min_run: int, common: np.ndarray) -> list[Match]:
+    """Matches made by a long in-order run of shared shingles alone (a copied block inside a fragment that grew),
+    for a fragment nothing else explains. The LOCAL_CANDIDATES distinct source contents sharing most shingles are
+    searched, each once: token-identical twins have the same run."""
+    runs: dict[int, int] = {}  # content hash -> longest shared run
+    for fragment, _shared, _size in sorted(candidates, key=lambda c: -c[1]):
+        if fragment.content_hash not in runs and len(runs) < LOCAL_CANDIDATES:
+            runs[fragment.content_hash] = longest_run(sub.ordered(key), src.ordered(fragment), common)
+    found = []
+    for fragment, shared, src_size in candidates:
+        run = runs.get(fragment.content_hash, 0)
+        if run >= min_run:
+            match = _match(key, fragment, src, sub_size, shared, src_size)
+            match.local_run = run
+            found.append(match)
+    return found
+
+
+def longest_run(a: np.ndarray, b: np.ndarray, common: np.ndarray | None = None) -> int:
+    """The longest run of consecutive shingles that occurs in both streams in the same order, counted in distinct
+    shingles (not common in the corpus, when `common` is given). Counting distinct shingles matters: a periodic
+    stretch such as a keyword-argument list (`input_ids=input_ids, attention_mask=attention_mask, ...` normalises
+    to `ID = ID ,` again and again) runs on for as long as both sides have one, with a handful of distinct shingles.
+    """
+    positions: dict[int, list[int]] = defaultdict(list)
+    shared = np.intersect1d(a, b)
+    for j in np.flatnonzero(np.isin(b, shared)).tolist():
+        positions[int(b[j])].append(j)
+    best = 0
+
+    def close(runs: dict[int, int], end: int, extended: set[int]) -> None:
+        nonlocal best
+        for j, length in runs.items():
+            if j + 1 not in extended and length > best:  # a maximal run ends at a[end], b[j]
+                window = a[end - length + 1 : end + 1]
+                if common is not None and common.size:
+                    window = np.setdiff1d(window, common)
+                best = max(best, int(np.unique(window).size))
+
+    previous: dict[int, int] = {}
+    last_i = -2
+    for i in np.flatnonzero(np.isin(a, shared)).tolist():
+        current = {j: (previous.get(j - 1, 0) if i == last_i + 1 else 0) + 1 for j in positions[int(a[i])]}
+        close(previous, last_i, set(current) if i == last_i + 1 else set())
+        previous, last_i = current, i
+    close(previous, last_i, set())
+    return best
 
 
 def _match(key: tuple[int, int], fragment: StoredFragment, src: _CorpusSide, sub_size: int, shared: int,

@@ -2,8 +2,9 @@
 
 A code match whose corpus source file carries a copyright notice is checked against the submission file's own
 notices. If none names the same holder (same watch-list organisation, or the same holder text), the attribution
-was stripped: a high-severity finding naming both sides. If one does, the foreign notice was kept: a low-severity
-"attribution kept" finding, still worth a reviewer's look in a "from scratch" programme.
+was stripped: a finding naming both sides, as strong as the strongest code match it rests on (a stripped notice
+over three lines of common code is no accusation: `provscan.strength`). If one does, the foreign notice was kept: a
+low-severity "attribution kept" finding, still worth a reviewer's look in a "from scratch" programme.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from provscan.markers import MarkerHit
 from provscan.match import SourceRef
 from provscan.notices import Notice, holder_of, is_copyright_line
 from provscan.rulebook import Rulebook
+from provscan.strength import EvidenceStrength, most_allowed, strongest
 
 
 @dataclass
@@ -40,6 +42,7 @@ class AttributionFinding(Finding):
     submission_notices: list[Notice]
     code_findings: list[str] = field(default_factory=list)  # ids of the code-match findings behind it
     matched_lines: int = 0
+    strength: EvidenceStrength | None = None  # the strongest code match's
 
 
 def notice_findings(notices: list[Notice], rulebook: Rulebook) -> list[Finding]:
@@ -118,6 +121,7 @@ def attribution_findings(
             path=path, start_line=min(f.start_line for f in group), end_line=max(f.end_line for f in group),
             source=first.source, source_notices=first.source_notices, source_holders=holders,
             code_findings=[f.id for f in group], matched_lines=sum(f.matched_lines for f in group),
+            strength=strongest([f.strength for f in group if f.strength is not None]),
         )
         if kept:
             found.append(AttributionFinding(
@@ -128,13 +132,17 @@ def attribution_findings(
             ))
         else:
             others = ", ".join(n.holder.rstrip(".") for n in own) or "none"
+            strength = common["strength"]
+            severity = most_allowed(strength) if strength is not None else "high"
             found.append(AttributionFinding(
-                id=stable_id(path, "stripped", first.source.path), kind="stripped-attribution", severity="high",
+                id=stable_id(path, "stripped", first.source.path), kind="stripped-attribution", severity=severity,
                 rule_id="attribution.stripped",
                 message=f"code matching {source_desc} (Copyright {holder_desc}) carries no notice of that holder; "
                 f"the file's own copyright notices: {others}"
-                + (f". Source licence {first.source_license['id']}: {first.source_license['obligations']}"
-                   if first.source_license else ""),
+                + (f". Source licence {first.source_license['id']}: "
+                   f"{first.source_license['obligations'].rstrip('.')}" if first.source_license else "")
+                + (f". It rests on {strength.level} evidence only ({'; '.join(strength.reasons)})"
+                   if strength is not None and strength.level != "strong" else ""),
                 submission_notices=own, **common,
             ))
     return found

@@ -253,7 +253,13 @@ class RedisCorpusStore:
 
     # -- reading ------------------------------------------------------------------------------------------------
     def candidates(self, query_keys: Iterable[tuple[int, int]], min_hits: int = 1) -> Iterator[tuple[int, int]]:
-        """(query id, fragment id) pairs of fragments sharing at least `min_hits` bands with the query.
+        """(query id, fragment id) pairs of fragments sharing at least `min_hits` bands with the query."""
+        for qid, fragment_id, _hits in self.candidate_hits(query_keys, min_hits):
+            yield qid, fragment_id
+
+    def candidate_hits(self, query_keys: Iterable[tuple[int, int]], min_hits: int = 1
+                       ) -> Iterator[tuple[int, int, int]]:
+        """(query id, fragment id, shared bands) of fragments sharing at least `min_hits` bands with the query.
 
         Band buckets are fetched with pipelined GETs; entries of files outside this version (a build in progress,
         replaced files not yet collected) are dropped here.
@@ -274,7 +280,7 @@ class RedisCorpusStore:
         for key, qid in query_keys:
             for fragment_id in buckets.get(key, ()):
                 hits[(qid, fragment_id)] = hits.get((qid, fragment_id), 0) + 1
-        yield from (pair for pair, count in hits.items() if count >= min_hits)
+        yield from ((qid, fid, count) for (qid, fid), count in hits.items() if count >= min_hits)
 
     def _fragment_rows(self, file_ids: Iterable[int]) -> None:
         missing = [f for f in file_ids if f not in self._fragment_cache]

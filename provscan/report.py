@@ -17,6 +17,7 @@ from provscan.models.findings import ModelFinding
 from provscan.models.render import models_section, print_models
 from provscan.provenance import AttributionFinding, MarkerFinding, NoticeFinding
 from provscan.scan import ScanResult
+from provscan.strength import EvidenceStrength
 
 SCHEMA_ID = "provscan-scan-result/1"
 SKIPS_LISTED = 200  # per stage; the counts in summary.skipped are always complete
@@ -28,6 +29,10 @@ def _blocks(blocks: list[EvidenceBlock]) -> list[dict]:
         {"submission_lines": [b.sub_start, b.sub_end], "source_lines": [b.src_start, b.src_end], "shingles": b.shingles}
         for b in blocks
     ]
+
+
+def _strength(strength: EvidenceStrength | None) -> dict | None:
+    return None if strength is None else {**asdict(strength), "common_code": strength.common_code}
 
 
 def _code_match(f: CodeMatchFinding) -> dict:
@@ -47,8 +52,10 @@ def _code_match(f: CodeMatchFinding) -> dict:
             "source_containment": f.source_containment,
             "shared_shingles": f.shared_shingles,
             "alignment": f.alignment,
+            "local_run": f.local_run,
         },
         "matched_lines": f.matched_lines,
+        "strength": _strength(f.strength),
         "evidence": _blocks(f.evidence),
         "source_notices": f.source_notices,
         "source_license": f.source_license,
@@ -98,6 +105,7 @@ def _finding(f: Finding) -> dict:
             "submission_notices": [asdict(n) for n in f.submission_notices],
             "code_findings": f.code_findings,
             "matched_lines": f.matched_lines,
+            "strength": _strength(f.strength),
         }
     return data
 
@@ -242,13 +250,17 @@ def _print_finding(console, finding: CodeMatchFinding) -> None:
     console.print(
         f"       <- {source.corpus}/{source.project}: {source.path}:{source.start_line}-{source.end_line} "
         f"{source.kind} {source.name}  jaccard {finding.jaccard:.2f}, containment {finding.containment:.2f}, "
-        f"aligned {finding.alignment:.2f}, {finding.matched_lines} lines",
+        f"aligned {finding.alignment:.2f}, {finding.matched_lines} lines"
+        + (f", a local block of {finding.local_run} shingles in one run" if finding.local_run else ""),
         markup=False,
     )
     if finding.also_in_total:
         projects = sorted({a.source.project for a in finding.also_in})
         shown = ", ".join(projects[:8]) + (", ..." if len(projects) > 8 or finding.also_in_total > 50 else "")
         console.print(f"       also in {finding.also_in_total} other corpus file(s): {shown}", markup=False)
+    if finding.strength is not None and finding.strength.level != "strong":
+        console.print(f"       {finding.strength.level} evidence: {'; '.join(finding.strength.reasons)}",
+                      markup=False)
     if finding.first_written_in:
         first = finding.first_written_in
         console.print(f"       first written in {first.corpus}/{first.project}: {first.path}:{first.start_line} "

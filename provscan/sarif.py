@@ -126,6 +126,9 @@ def _result(finding: Finding, rule_index: int) -> dict:
             "alignment": finding.alignment,
             "matchedLines": finding.matched_lines,
             "alsoIn": finding.also_in_total,
+            "localRun": finding.local_run,
+            **({"evidenceStrength": finding.strength.level, "strengthReasons": finding.strength.reasons}
+               if finding.strength else {}),
             **({"sourceLicense": finding.source_license["id"]} if finding.source_license else {}),
         })
     elif isinstance(finding, ModelFinding):

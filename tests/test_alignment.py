@@ -125,7 +125,9 @@ def test_the_alignment_gate_reports_edited_copies_and_its_option_turns_that_off(
     assert len(found) >= chosen - 2, (chosen, [f.path for f in found])
     for finding in found:
         assert finding.source.path == finding.path.replace("copy_", "original_")
-        assert finding.jaccard < 0.5 and finding.alignment >= 0.82 and finding.severity == "medium"
+        assert finding.jaccard < 0.5 and finding.alignment >= 0.82
+        # medium by similarity, capped at low when the copy is a few lines (provscan.strength)
+        assert finding.severity == ("low" if finding.strength.level == "weak" else "medium"), finding.strength
     settings.match = replace(settings.match, min_alignment=1.0)
     assert not [f for f in scan(tmp_path / "sub", settings).findings if f.kind == "code-match"]
 

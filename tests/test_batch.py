@@ -86,7 +86,12 @@ def test_batch_ranks_reports_and_compares_submissions(batch, tmp_path):
     evidence = pair["evidence"][0]
     assert (evidence["path"], evidence["other_path"]) == ("filters.py", "paths.py")
     assert not evidence["via_corpus"] and evidence["blocks"]
-    assert all("charlie" not in key for key in pairs)
+    # every pair that shares anything has a similarity, findings or not; the copy is far above the rest
+    similarity = pair["similarity"]
+    assert similarity["score"] > 0.5 and similarity["file_pairs"][0]["path"] == "filters.py"
+    assert similarity["file_pairs"][0]["other_path"] == "paths.py"
+    others = [p for key, p in pairs.items() if "charlie" in key]
+    assert all(p["fragments"] == 0 and p["similarity"]["score"] < similarity["score"] / 2 for p in others)
     html = (out / "index.html").read_text()
     assert "submissions/alpha/report.json" in html and "filters.py" in html and "delta.zip" in html
 

@@ -56,14 +56,26 @@ def test_two_first_scans_at_once_build_the_default_corpus_once_and_find_the_demo
         names = {finding["source"]["name"]} | {a["name"] for a in finding["also_in"]}
         projects = {finding["source"]["project"]} | {a["project"] for a in finding["also_in"]}
         assert source_name in names and project in projects, (name, finding["source"])
+    # Helpers every Llama-style model holds are the corpus's common stock: weak evidence, LOW whatever their
+    # Jaccard (1.00 for three of them); the copied experts are strong evidence.
+    for name in ("half_rotate", "rope_apply", "expand_kv", "HanbitNorm"):
+        strength = found[name]["strength"]
+        assert found[name]["severity"] == "low" and strength["common_code"], (name, strength)
+        assert strength["corpus_files"] == 1 + found[name]["also_in_total"] >= 100
+    assert found["HanbitExperts"]["strength"]["level"] == "strong"
     # The submission's original files stay clean.
     code_paths = {f["location"]["path"] for f in report["findings"] if f["kind"] == "code-match"}
     assert code_paths == {"hanbit_lm/attention.py", "hanbit_lm/moe.py"}
     assert report["summary"]["skipped"] == {"unsupported-language": 1}  # README.md
     # moe.py swapped the source's notice for its own and kept its Chinese comments.
     stripped = [f for f in report["findings"] if f["kind"] == "stripped-attribution"]
-    assert [(f["location"]["path"], f["severity"]) for f in stripped] == [("hanbit_lm/moe.py", "high")]
-    assert "Hanbit AI" in stripped[0]["message"]
+    assert [(f["location"]["path"], f["severity"]) for f in stripped] == [
+        ("hanbit_lm/moe.py", "high"), ("hanbit_lm/attention.py", "low")]
+    assert "Hanbit AI" in stripped[0]["message"] and "ZhipuAI" in stripped[0]["message"]
+    # attention.py's helpers were first written in Llama's file (Meta's notice), but they are common stock: a
+    # stripped notice over them is weak evidence, said as such
+    assert stripped[1]["attribution"]["source"]["project"] == "llama"
+    assert stripped[1]["attribution"]["strength"]["level"] == "weak" and "weak evidence" in stripped[1]["message"]
     assert any(f["rule_id"] == "comments.chinese" and f["location"]["path"] == "hanbit_lm/moe.py"
                for f in report["findings"])
 

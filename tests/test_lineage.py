@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from provscan.findings import make_ids_unique
-from provscan.lineage import inherit_from_modular, lineage_of
+from provscan.lineage import defined_names, inherit_from_modular, lineage_of
 from tests.conftest import copy_models, transformers_models
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,11 +31,18 @@ def lineage(path: str) -> dict:
     return lineage_of(path, (transformers_models() / path).read_text(encoding="utf-8"), folder_of)
 
 
-def generated_lineage(folder: str) -> dict:
+def defines(folder: str, name: str) -> bool:
+    """Does the model folder define `name` at the top level of one of its files (as the corpus build knows)?"""
+    return any(name in defined_names(path.read_text(encoding="utf-8"))
+               for path in (transformers_models() / folder).glob("*.py"))
+
+
+def generated_lineage(folder: str, with_definitions: bool = False) -> dict:
     generated, modular = f"{folder}/modeling_{folder}.py", f"{folder}/modular_{folder}.py"
     models = transformers_models()
     return inherit_from_modular((models / generated).read_text(encoding="utf-8"), lineage(generated),
-                                (models / modular).read_text(encoding="utf-8"), lineage(modular))
+                                (models / modular).read_text(encoding="utf-8"), lineage(modular),
+                                defines if with_definitions else None)
 
 
 def test_modular_bases_and_imports_are_edges():
@@ -64,6 +71,13 @@ def test_a_generated_file_inherits_its_modular_parents_and_their_dependencies():
     qwen2 = generated_lineage("qwen2")
     assert qwen2["Qwen2RMSNorm"] == ("llama", "LlamaRMSNorm")
     assert qwen2["rotate_half"] == ("llama", "rotate_half")
+
+
+def test_an_unprefixed_dependency_comes_from_an_imported_model_that_defines_it():
+    # DeepSeek-V3's modular file imports most from Llama and DeepSeek-V2; its rotate_half comes in with Llama's
+    # apply_rotary_pos_emb, since DeepSeek-V2 defines none
+    assert not defines("deepseek_v2", "rotate_half")
+    assert generated_lineage("deepseek_v3", with_definitions=True)["rotate_half"] == ("llama", "rotate_half")
 
 
 def provscan(cache: Path, *args: str) -> subprocess.CompletedProcess:

@@ -199,6 +199,12 @@ def test_compare_finds_the_copy_both_ways(case, tmp_path, packed):
     # A in B: the same code the other way round, attributed to the submission's files.
     back = {f["source"]["path"] for f in a_in_b["findings"] if f["kind"] == "code-match"}
     assert "hanbit_moe.py" in back
+    # Every file pair that shares anything has a continuous similarity, best first: the copy leads
+    pairs = report["file_pairs"]
+    assert report["file_pairs_total"] == len(pairs) > 1
+    assert (pairs[0]["a_path"], pairs[0]["b_path"]) == (prefix + "modeling_glm4_moe.py", "hanbit_moe.py")
+    assert pairs[0]["score"] == max(pairs[0]["a_in_b"], pairs[0]["b_in_a"]) > 0.5
+    assert [p["score"] for p in pairs] == sorted((p["score"] for p in pairs), reverse=True)
     html = page.read_text(encoding="utf-8")
     assert html.count('<section class="report"') == 2 and "<img" not in html
     # The evidence text of side A was read back from the directory or archive and matched its indexed hash.

@@ -197,9 +197,16 @@
     figure(figures, "containment (source in submission)", sim.source_containment.toFixed(2));
     figure(figures, "shared shingles", sim.shared_shingles);
     figure(figures, "aligned coverage", sim.alignment.toFixed(2));
+    if (sim.local_run) { figure(figures, "local block (shingles in one run)", sim.local_run); }
     figure(figures, "matched lines", f.matched_lines);
+    if (f.strength) {
+      figure(figures, "evidence", f.strength.level);
+      figure(figures, "uncommon shingles", f.strength.uncommon_shingles);
+      figure(figures, "corpus files holding it", f.strength.corpus_files);
+    }
     if (f.source_license) { figure(figures, "source licence", f.source_license.id); }
     body.appendChild(figures);
+    strengthNote(body, f.strength);
     if (f.source_license) { body.appendChild(el("p", "muted", f.source_license.obligations)); }
     var src = f.source;
     var subMarked = {}, srcMarked = {};
@@ -264,6 +271,13 @@
     }
   }
 
+  // Why a finding is capped below HIGH: weak or moderate evidence, with the reasons (provscan/strength.py)
+  function strengthNote(body, strength) {
+    if (strength && strength.level !== "strong") {
+      body.appendChild(el("p", "muted", strength.level + " evidence: " + strength.reasons.join("; ")));
+    }
+  }
+
   function renderAttribution(body, report, f) {
     var a = f.attribution;
     var sides = el("div", "sides");
@@ -272,6 +286,7 @@
     sides.appendChild(noticeList("Submission " + f.location.path, a.submission_notices));
     body.appendChild(sides);
     body.appendChild(el("p", "", "Matched lines behind it: " + a.matched_lines));
+    strengthNote(body, a.strength);
     var list = el("ul");
     a.code_findings.forEach(function (id) {
       var link = el("a", "", id);
