@@ -31,6 +31,12 @@ class ShingledFile:
     shingles: np.ndarray  # unique, sorted uint64
 
 
+# A set smaller than this counts as this big when containment is computed: two import lines (6 shingles) left of a
+# file whose code the corpus explains are "wholly contained" in any file with the same imports, which says nothing.
+# The same size as the match stage's shared-shingle floor (`MatchSettings.min_shared_shingles`).
+MIN_SET = 30
+
+
 @dataclass
 class PairSimilarity:
     a: ShingledFile
@@ -39,11 +45,11 @@ class PairSimilarity:
 
     @property
     def a_in_b(self) -> float:
-        return self.shared / self.a.shingles.size
+        return self.shared / max(self.a.shingles.size, MIN_SET)
 
     @property
     def b_in_a(self) -> float:
-        return self.shared / self.b.shingles.size
+        return self.shared / max(self.b.shingles.size, MIN_SET)
 
     @property
     def score(self) -> float:

@@ -107,6 +107,9 @@ def test_shared_corpus_code_is_labelled_via_the_corpus(batch, tmp_path):
     routers = [e for e in pair["evidence"] if e["path"] == "router.py"]
     assert routers and all(e["via_corpus"] for e in routers)
     assert pair["unexplained_lines"] < pair["lines_a"]
+    # the pair similarity leaves out what the corpus explains: the two identical router files share nothing else
+    closest = {(fp["path"], fp["other_path"]): fp["score"] for fp in pair["similarity"]["file_pairs"]}
+    assert closest.get(("router.py", "router.py"), 0.0) < 0.5 < closest[("filters.py", "paths.py")], closest
 
 
 def test_a_rerun_skips_unchanged_submissions_and_rescans_changed_ones(batch, tmp_path):
