@@ -15,6 +15,7 @@ enclosing class's (or file's) finding becomes a member of that finding instead o
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -206,8 +207,36 @@ def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, 
     weights = taken_from or {}
     candidates = [m for m in (first, *others) if weights.get(m.source_file_key)]
     start = max(candidates, key=lambda m: weights[m.source_file_key]) if candidates else first
+    if not candidates and _lineage_silent(first, others):
+        start = _earliest_notice(first, others)
     root = _lineage_chain(start, by_definition)[-1]
     return (start if candidates else root), root
+
+
+_COPYRIGHT_YEAR = re.compile(r"(?:copyright|\u00a9|\(c\))\D{0,80}?\b((?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def _lineage_silent(first: Match, others: list[Match]) -> bool:
+    """The corpus's lineage says nothing about `first`: it names no parent for it, and no source names it one."""
+    own = (first.source.project, first.source.name)
+    return first.derived_from is None and all(m.derived_from != own for m in others)
+
+
+def _earliest_notice(first: Match, others: list[Match]) -> Match:
+    """Where the lineage is silent, the source whose file's copyright notice is the earliest, when it is earlier
+    than `first`'s (any corpus has notices, not every corpus has lineage records): a 2019 notice and a 2024 one
+    over the same code say which file is likelier the copy. Ties keep `first`, and so does a `first` without a
+    dated notice: transformers' generated files carry none, which says nothing of their age."""
+    def year(match: Match) -> int | None:
+        years = [int(y) for n in match.notices for y in _COPYRIGHT_YEAR.findall(str(n.get("text", "")))]
+        return min(years) if years else None
+
+    mine = year(first)
+    dated = [(y, m) for m in others if (y := year(m)) is not None]
+    if not dated:
+        return first
+    earliest, match = min(dated, key=lambda pair: pair[0])
+    return match if mine is not None and earliest < mine else first
 
 
 def _by_definition(first: Match, others: list[Match]) -> dict[tuple[str, str], Match]:

@@ -136,3 +136,31 @@ def test_same_named_findings_get_ids_of_their_own(moe_report):
     twice = [Finding("PS-1", "marker", "low", "r", "m", "a.py", line, line) for line in (9, 3)]
     make_ids_unique(twice)
     assert twice[1].id == "PS-1" and twice[0].id not in ("PS-1", twice[1].id)  # the first in line order keeps it
+
+
+def test_where_the_lineage_is_silent_the_earliest_notice_is_the_origin(tmp_path):
+    """A corpus of two projects holding the same class, no lineage records: the file with the earlier copyright
+    notice is named (the later one listed), whichever ranks first otherwise (here the later: paths sort it first)."""
+    glm = (transformers_models() / "glm4_moe" / "modeling_glm4_moe.py").read_text(encoding="utf-8")
+    start = glm.index("class Glm4MoeTopkRouter")
+    router = glm[start:glm.index("\n\n\n", start)]
+    corpus = tmp_path / "corpus"
+    for project, year in (("aaa_early", 2019), ("zzz_later", 2024)):
+        (corpus / project).mkdir(parents=True)
+        (corpus / project / "router.py").write_text(
+            f"# Copyright {year} {project} authors. All rights reserved.\nimport torch\nfrom torch import nn\n\n\n"
+            f"{router}\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    assert provscan(cache, "corpus", "add", "two", str(corpus), "--split-projects", "--jobs", "1").returncode == 0
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "gate.py").write_text(f"import torch\nfrom torch import nn\n\n\n{router}\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    done = provscan(cache, "scan", str(submission), "--corpus", "two", "--format", "json", "-o", str(out),
+                    "--no-license-detection")
+    assert done.returncode == 0, done.stderr
+    [finding] = [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "code-match"]
+    assert finding["source"]["project"] == "aaa_early"
+    assert [a["project"] for a in finding["also_in"]] == ["zzz_later"]
+    stripped = [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "stripped-attribution"]
+    assert [f["attribution"]["source"]["project"] for f in stripped] == ["aaa_early"]
