@@ -107,22 +107,16 @@ def _similarities(submissions: dict[str, list[FingerprintedFile]], k: int,
             by_pair[key].append(pair)
     found = {}
     for pair in group_similarities(files):
-        flip = pair.a.group > pair.b.group
-        a_in_b, b_in_a = (pair.b_in_a, pair.a_in_b) if flip else (pair.a_in_b, pair.b_in_a)
         key = tuple(sorted((pair.a.group, pair.b.group)))
-        found[key] = {
-            "a_in_b": round(a_in_b, 4), "b_in_a": round(b_in_a, 4), "score": round(pair.score, 4),
-            "shared_shingles": pair.shared,
-            "file_pairs": [_file_pair(p, key[0]) for p in by_pair.get(key, [])],
-        }
+        found[key] = {**_figures(pair.seen_from(key[0])),
+                      "file_pairs": [{"path": p.a.path, "other_path": p.b.path, **_figures(p)}
+                                     for p in (p.seen_from(key[0]) for p in by_pair.get(key, []))]}
     return found
 
 
-def _file_pair(pair, first: str) -> dict:
-    a, b = (pair.a, pair.b) if pair.a.group == first else (pair.b, pair.a)
-    a_in_b, b_in_a = (pair.a_in_b, pair.b_in_a) if pair.a.group == first else (pair.b_in_a, pair.a_in_b)
-    return {"path": a.path, "other_path": b.path, "a_in_b": round(a_in_b, 4), "b_in_a": round(b_in_a, 4),
-            "score": round(pair.score, 4), "shared_shingles": pair.shared}
+def _figures(pair) -> dict:
+    return {"a_in_b": round(pair.a_in_b, 4), "b_in_a": round(pair.b_in_a, 4), "score": round(pair.score, 4),
+            "shared_shingles": pair.shared}
 
 
 def _record(name: str, fingerprinted: FingerprintedFile):

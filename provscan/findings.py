@@ -317,10 +317,9 @@ def build_findings(
             # fragment index -> finding + its files
             owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}
             file_findings: list[CodeMatchFinding] = []
-            matched_by: dict[int, Match] = {}  # id(finding) -> the match it reports
-            uncommon: dict[int, int] = {}  # id(match) -> its shared shingles that are not common in the corpus
-            # id(finding) -> lines holding matched tokens (a docstring is one token: it counts once, not per line)
-            code_lines: dict[int, set[int]] = {}
+            # id(finding) -> (its match's shared shingles not common in the corpus, the lines holding matched tokens:
+            # a docstring is one token, so it counts once, not per line), for weighing once its members are in
+            weighing: dict[int, tuple[int, set[int]]] = {}
             line_owner: dict[int, tuple[str, str]] = {}
             names = project_names_in(nf.path)
             ranked_here = {index: _rank(by_fragment[(file_index, index)], affinity[file_index], names)
@@ -350,19 +349,19 @@ def build_findings(
                                    pair.blocks)
                         )
                         _claim(line_owner, pair.lines, folded.source)
-                        code_lines[id(parent_finding)].update(pair.lines.tolist())
+                        weighing[id(parent_finding)][1].update(pair.lines.tolist())
                         continue
                 first, others = equal_here[fragment_index]
                 # Common stock (`rotate_half`, in 171 files) is attributed to where it was first written: that the
                 # rest of the file came from some copy says nothing about where a helper every model has came from
-                common = len({m.source_file_key for m in (first, *others)}) >= strength_rules.common_files
-                taken_from = None if common else _file_origins(origins, enclosing, fragment_index)
+                holders = len({m.source_file_key for m in (first, *others)})
+                taken_from = None if strength_rules.common_stock(holders) else _file_origins(
+                    origins, enclosing, fragment_index)
                 best, root = origin_among(first, others, taken_from)
                 tied = [m for m in (first, *others) if m is not best]
                 also_in = _distinct_sources(best, tied)
                 pair = _evidence(nf, fragment_index, best, corpora, min_run)
                 best.alignment = pair.alignment
-                uncommon[id(best)] = pair.uncommon_shingles
                 finding = CodeMatchFinding(
                     id=finding_id(nf.path, fragment.name, fragment.kind, best.source),
                     kind="code-match",
@@ -394,12 +393,11 @@ def build_findings(
                 owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
                 file_findings.append(finding)
                 _claim(line_owner, pair.lines, best.source)
-                matched_by[id(finding)] = best
-                code_lines[id(finding)] = set(pair.lines.tolist())
+                weighing[id(finding)] = (pair.uncommon_shingles, set(pair.lines.tolist()))
             for finding in file_findings:
                 finding.matched_lines = _count_lines(finding)
-                match = matched_by[id(finding)]
-                _weigh(finding, match, len(code_lines[id(finding)]), uncommon[id(match)], strength_rules)
+                uncommon, code_lines = weighing[id(finding)]
+                _weigh(finding, len(code_lines), uncommon, strength_rules)
             findings.extend(file_findings)
             coverage.matched_lines += len(line_owner)
             for project_key, count in Counter(line_owner.values()).items():
@@ -490,11 +488,11 @@ def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorp
     return _PairEvidence(blocks, lines, alignment, int(uncommon))
 
 
-def _weigh(finding: CodeMatchFinding, match: Match, code_lines: int, uncommon_shingles: int,
-           rules: StrengthRules) -> None:
-    """Cap the finding's severity by the strength of its evidence, and say why when it is not strong."""
+def _weigh(finding: CodeMatchFinding, code_lines: int, uncommon_shingles: int, rules: StrengthRules) -> None:
+    """Cap the finding's severity (by similarity, `severity_of`) by the strength of its evidence, and say why when
+    it is not strong. The corpus files holding the code are the reported source's and its "also in" ones."""
     finding.strength = weigh(code_lines, uncommon_shingles, 1 + finding.also_in_total, rules)
-    finding.severity = capped(severity_of(match), finding.strength, SEVERITIES)
+    finding.severity = capped(finding.severity, finding.strength, SEVERITIES)
     if finding.strength.level != "strong":
         finding.message += f"; {finding.strength.level} evidence ({'; '.join(finding.strength.reasons)})"
 

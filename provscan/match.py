@@ -225,12 +225,7 @@ def find_matches(
                 # Whole files are compared with whole files only: a file that merely holds a copied class is
                 # reported through that class, with the class's own group of equal sources.
                 continue
-            # transformers repeats code verbatim across model folders: verify each distinct content once.
-            verified = overlaps.get(fragment.content_hash)
-            if verified is None:
-                src_set = src.unique(fragment)
-                verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
-            shared, src_size = verified
+            shared, src_size = _overlap(overlaps, sub_set, src, fragment)
             floor = settings.min_shared_shingles
             exact = shared == sub_set.size == src_size
             if exact:
@@ -270,7 +265,7 @@ def find_matches(
         # with files only, and a file's own definitions have their own matches)
         if (len(matches) == passed and settings.min_local_run and sub_set.size >= settings.min_local_run
                 and not sub_is_file):
-            unexplained.append((qid, [c for c in local + edited if c[1] >= settings.min_local_run], overlaps))
+            unexplained.append((qid, local + [c for c in edited if c[1] >= settings.min_local_run], overlaps))
     matches.extend(_local_matches(unexplained, local_by_query, queries, sub, src, settings, common))
     return matches
 
@@ -286,16 +281,12 @@ def _local_matches(unexplained: list, local_by_query: dict[int, list[int]], quer
     for qid, candidates, overlaps in unexplained:
         key = queries[qid]
         sub_set = sub.unique(key)
-        sub_is_file = sub.files[key[0]].normalised.fragments[key[1]].kind == "file"
         for fragment_id in local_by_query.get(qid, ()):
             fragment = stored[fragment_id]
-            if sub_is_file != (fragment.kind == "file") or fragment.tok_end - fragment.tok_start - k + 1 < \
-                    settings.min_local_run:
+            # (the fragments here are never whole files, so neither are their sources)
+            if fragment.kind == "file" or fragment.tok_end - fragment.tok_start - k + 1 < settings.min_local_run:
                 continue  # too small to hold a run that long: its shingles are never read
-            verified = overlaps.get(fragment.content_hash)
-            if verified is None:
-                src_set = src.unique(fragment)
-                verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
+            verified = _overlap(overlaps, sub_set, src, fragment)
             if verified[0] >= settings.min_local_run:
                 candidates.append((fragment, *verified))
         found.extend(_local_blocks(key, candidates, sub, src, sub_set.size, settings.min_local_run, common))
@@ -382,6 +373,17 @@ def _match(key: tuple[int, int], fragment: StoredFragment, src: _CorpusSide, sub
         notices=stored_file.notices,
         derived_from=stored_file.lineage.get(fragment.name),
     )
+
+
+def _overlap(overlaps: dict[int, tuple[int, int]], sub_set: np.ndarray, src: _CorpusSide, fragment: StoredFragment
+             ) -> tuple[int, int]:
+    """(shared shingles, source set size) of a submission fragment and a corpus fragment. transformers repeats code
+    verbatim across model folders, so each distinct content is verified once per query (`overlaps` caches it)."""
+    verified = overlaps.get(fragment.content_hash)
+    if verified is None:
+        src_set = src.unique(fragment)
+        verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
+    return verified
 
 
 def _intersection_size(a: np.ndarray, b: np.ndarray) -> int:

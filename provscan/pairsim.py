@@ -55,6 +55,10 @@ class PairSimilarity:
     def score(self) -> float:
         return max(self.a_in_b, self.b_in_a)
 
+    def seen_from(self, group: str) -> PairSimilarity:
+        """The same pair with `group`'s file as `a` (reports write a pair from its first submission's side)."""
+        return self if self.a.group == group else PairSimilarity(self.b, self.a, self.shared)
+
 
 def shingle_set(codes: np.ndarray, lines: np.ndarray, k: int, exclude_lines: Iterable[int] = ()) -> np.ndarray:
     """The file's unique shingles, leaving out those that start on `exclude_lines` (lines explained elsewhere,

@@ -42,6 +42,10 @@ class StrengthRules:
     strong_lines: int = 20
     strong_uncommon: int = 64
 
+    def common_stock(self, corpus_files: int) -> bool:
+        """Code held by this many corpus files is the corpus's common stock: a copy of it names no one."""
+        return corpus_files >= self.common_files
+
 
 DEFAULT_RULES = StrengthRules()
 
@@ -64,7 +68,7 @@ class EvidenceStrength:
 def weigh(code_lines: int, uncommon_shingles: int, corpus_files: int,
           rules: StrengthRules = DEFAULT_RULES) -> EvidenceStrength:
     reasons = []
-    if corpus_files >= rules.common_files:
+    if rules.common_stock(corpus_files):
         reasons.append(f"common code: held by {corpus_files} corpus files")
     if code_lines < rules.min_lines:
         reasons.append(f"few lines: {code_lines} matched")
