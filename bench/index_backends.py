@@ -72,7 +72,7 @@ def scans_per_minute(submission: Path, index: str, processes: int, rounds: int =
 
 def real_records(sqlite_path: Path) -> list[FileRecord]:
     """The default corpus's file records as the builder wrote them (read back from the embedded index)."""
-    from provscan.index import _unpack
+    from provscan.index import unpack_array
 
     db = sqlite3.connect(sqlite_path)
     fragments: dict[int, list[FragmentRecord]] = {}
@@ -84,8 +84,8 @@ def real_records(sqlite_path: Path) -> list[FileRecord]:
     import json
 
     records = [
-        FileRecord(project, path, sha, language, total, code, json.loads(notices), _unpack(codes), _unpack(lines),
-                   fragments.get(file_id, []))
+        FileRecord(project, path, sha, language, total, code, json.loads(notices), unpack_array(codes),
+                   unpack_array(lines), fragments.get(file_id, []))
         for file_id, project, path, sha, language, total, code, notices, codes, lines in db.execute(
             "SELECT id, project, path, sha256, language, total_lines, code_lines, notices, codes, lines FROM files")
     ]

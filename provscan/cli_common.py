@@ -186,6 +186,9 @@ THRESHOLD_OPTIONS = (
                  help="Distinct uncommon shingles in one run shared in the same order that report a copied block "
                  "inside a larger fragment (default 50; 0: no local blocks)."),
     click.option("--min-tokens", type=click.IntRange(5), default=None, help="Minimum fragment size in tokens."),
+    click.option("--corpus-order", "corpus_order", multiple=True, metavar="NAME",
+                 help="Corpora upstream first (repeatable): code two corpora hold equally well was first written in "
+                 "the one named first (each corpus's own lineage decides within it)."),
 )
 
 
@@ -211,15 +214,28 @@ def walk_options(exclude: tuple[str, ...], max_file_size: int | None):
     return options if max_file_size is None else WalkOptions(exclude=tuple(exclude), max_file_bytes=max_file_size)
 
 
+def _corpus_order(order, scanned: tuple[str, ...]) -> tuple[str, ...]:
+    """The --corpus-order names, each one a corpus the command scans (a typo would otherwise order nothing)."""
+    order = tuple(order)
+    for name in order:
+        if name not in scanned:
+            fail(f"--corpus-order names {name!r}, which this command does not scan (corpora: {', '.join(scanned)})")
+    if len(set(order)) != len(order):
+        fail(f"--corpus-order names a corpus twice: {', '.join(order)}")
+    return order
+
+
 def settings_from_options(names: tuple[str, ...], rules: tuple[str, ...], walk, jobs: int | None, thresholds: dict,
                           **flags):
     """ScanSettings from the options: match thresholds and min-tokens given on the command line or in the config."""
     from dataclasses import replace
 
+    from provscan.corpus import DEFAULT_CORPUS
     from provscan.scan import ScanSettings
 
     settings = ScanSettings(corpora=names, jobs=jobs, rules=rules, walk=walk, **flags)
     given = {key: value for key, value in thresholds.items() if value is not None}
+    given["corpus_order"] = _corpus_order(given.get("corpus_order", ()), names or (DEFAULT_CORPUS,))
     settings.min_tokens = given.pop("min_tokens", settings.min_tokens)
     settings.match = replace(settings.match, **given)
     return settings

@@ -11,7 +11,10 @@ shared-shingle floor with uncommon shingles alone (`match`). Exact copies are ex
 copy whatever it is made of), and so are overlaps of twice the floor: every hand-checked false alarm shares at most
 63 shingles, while real copies of common code (an encoder layer, a feature projection) share far more.
 
-The set is computed when a corpus is built (over the whole corpus, so incremental builds recompute it) and stored
+Long string literals (`provscan.fragments`) get the same treatment, counted per file: a message found in many corpus
+files ("Attention mask should be of size ...", in hundreds of model files) proves nothing about who copied whom.
+
+The sets are computed when a corpus is built (over the whole corpus, so incremental builds recompute it) and stored
 in the corpus's metadata, where both index back-ends keep it.
 """
 
@@ -32,6 +35,7 @@ COMMON_SHARE = 0.025
 # ...and never fewer than this many contents, so that a small corpus does not call everything it repeats common.
 COMMON_MIN_CONTENTS = 50
 META_KEY = "common_shingles"
+LITERALS_META_KEY = "common_literals"
 
 
 def common_shingles(contents: Iterable[tuple[int, np.ndarray]], k: int) -> tuple[np.ndarray, int, int]:
@@ -51,6 +55,17 @@ def common_shingles(contents: Iterable[tuple[int, np.ndarray]], k: int) -> tuple
         return np.empty(0, dtype=np.uint64), len(sets), threshold
     values, counts = np.unique(np.concatenate(sets), return_counts=True)
     return values[counts >= threshold].astype(np.uint64), len(sets), threshold
+
+
+def common_literals(files: Iterable[np.ndarray]) -> np.ndarray:
+    """Sorted hashes of the long literals found in at least COMMON_SHARE of the corpus's files (and in at least
+    COMMON_MIN_CONTENTS of them); `files` yields each file's (token index, hash) pairs."""
+    sets = [np.unique(pairs[:, 1]) for pairs in files]
+    threshold = max(COMMON_MIN_CONTENTS, int(np.ceil(COMMON_SHARE * len(sets))))
+    if len(sets) < threshold:
+        return np.empty(0, dtype=np.uint64)
+    values, counts = np.unique(np.concatenate(sets), return_counts=True)
+    return values[counts >= threshold].astype(np.uint64)
 
 
 def encode(common: np.ndarray) -> str:

@@ -64,6 +64,7 @@ KEYS: dict[str, Key] = {
     "min-alignment": Key("min_alignment", "a number from 0 to 1", _is_fraction, lambda v, _b: float(v)),
     "min-shared-shingles": Key("min_shared_shingles", "an integer >= 1", lambda v: _is_int(v, 1)),
     "min-local-run": Key("min_local_run", "an integer >= 0", lambda v: _is_int(v, 0)),
+    "corpus-order": Key("corpus_order", "a list of corpus names, upstream first", _is_strings),
     "min-tokens": Key("min_tokens", "an integer >= 5", lambda v: _is_int(v, 5)),
     "max-file-size": Key("max_file_size", "an integer number of bytes >= 1", lambda v: _is_int(v, 1)),
     "fail-on": Key("fail_on", "one of off, low, medium, high", lambda v: v in ("off", "low", "medium", "high")),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from provscan import common_code
-from provscan.common_code import common_shingles
+from provscan.common_code import common_literals, common_shingles
 from provscan.diagnostics import reading
 from provscan.fingerprint import AnalysisJob, FingerprintedFile, FingerprintSettings, analyse
 from provscan.index import SCHEMA_VERSION, CorpusIndexError, FileRecord, FragmentRecord
@@ -228,10 +228,12 @@ def _build_locked(store: Storage, name: str, source: Path, project_of: Callable[
             settings.k,
         )
         report.common_shingles = int(common.size)
+        common_strings = common_literals(index.all_literals())
         index.set_meta(
             {
                 **expected,
                 common_code.META_KEY: common_code.encode(common),
+                common_code.LITERALS_META_KEY: common_code.encode(common_strings),
                 "common_threshold": report.common_threshold,
                 "name": name,
                 "source": str(source),
@@ -385,6 +387,7 @@ def _file_record(result: FingerprintedFile, project_of: Callable[[str], str], sh
         codes=nf.codes,
         lines=nf.lines,
         fragments=fragments,
+        literals=nf.literals,
     )
 
 

@@ -25,7 +25,17 @@ import xxhash
 from provscan.diagnostics import reading
 from provscan.fingerprint import FingerprintedFile, shingles
 from provscan.lineage import model_name
-from provscan.match import EvidenceBlock, Match, MatchSettings, OpenCorpus, SourceRef, aligned_coverage, evidence
+from provscan.match import (
+    EvidenceBlock,
+    Match,
+    MatchSettings,
+    OpenCorpus,
+    SourceRef,
+    aligned_coverage,
+    evidence,
+    literals_in,
+    shared_literals,
+)
 from provscan.strength import DEFAULT_RULES, EvidenceStrength, StrengthRules, capped, weigh
 
 SEVERITIES = ("low", "medium", "high")
@@ -193,8 +203,8 @@ def project_names_in(path: str) -> frozenset[str]:
     return frozenset([*parts[:-1], model_name(parts[-1].rsplit(".", 1)[0])])
 
 
-def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, int], float] | None = None
-                 ) -> tuple[Match, Match]:
+def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, int], float] | None = None,
+                 corpus_order: tuple[str, ...] = ()) -> tuple[Match, Match]:
     """Among equally good sources: (the source to report, where the corpus's lineage says it was first written).
 
     A copy's holder is not the author, so the lineage is followed from `first` past copies to its root. But when
@@ -202,15 +212,40 @@ def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, 
     fragments' origins, weighted by how specific each is), that file is the source: a submitter who copied GLM-4
     MoE's modeling file copied its experts from there, even though GLM-4 MoE had them from Qwen2-MoE, and the
     notice they had to keep is that file's. The root is returned beside it, as where the code was first written.
+
+    Each corpus's lineage is its own; between corpora the user's `corpus_order` (upstream first) says which holds
+    the original: the root is sought among the sources of the most upstream corpus that holds the code.
     """
-    by_definition = _by_definition(first, others)
+    upstream = _upstream(first, others, corpus_order)
+    by_definition = _by_definition(*upstream)
     weights = taken_from or {}
     candidates = [m for m in (first, *others) if weights.get(m.source_file_key)]
-    start = max(candidates, key=lambda m: weights[m.source_file_key]) if candidates else first
-    if not candidates and _lineage_silent(first, others):
-        start = _earliest_notice(first, others)
+    taken = max(candidates, key=lambda m: weights[m.source_file_key]) if candidates else None
+    if taken is not None and _corpus_rank(taken, corpus_order) == _corpus_rank(upstream[0], corpus_order):
+        return taken, _lineage_chain(taken, by_definition)[-1]
+    start = _earliest_notice(*upstream) if _lineage_silent(*upstream) else upstream[0]
     root = _lineage_chain(start, by_definition)[-1]
-    return (start if candidates else root), root
+    return (taken or root), root
+
+
+def _same_project(a: SourceRef, b: SourceRef) -> bool:
+    return (a.corpus, a.project) == (b.corpus, b.project)
+
+
+def _corpus_rank(match: Match, corpus_order: tuple[str, ...]) -> int:
+    """Place of the match's corpus in the user's order; corpora not named come after every named one."""
+    return corpus_order.index(match.source.corpus) if match.source.corpus in corpus_order else len(corpus_order)
+
+
+def _upstream(first: Match, others: list[Match], corpus_order: tuple[str, ...]) -> tuple[Match, list[Match]]:
+    """The sources in the most upstream corpus that holds the code, in their ranked order (all of them when the
+    user gave no order)."""
+    if not corpus_order:
+        return first, others
+    ranked = [first, *others]
+    top = min(_corpus_rank(m, corpus_order) for m in ranked)
+    kept = [m for m in ranked if _corpus_rank(m, corpus_order) == top]
+    return kept[0], kept[1:]
 
 
 _COPYRIGHT_YEAR = re.compile(r"(?:copyright|\u00a9|\(c\))\D{0,80}?\b((?:19|20)\d\d)\b", re.IGNORECASE)
@@ -219,7 +254,8 @@ _COPYRIGHT_YEAR = re.compile(r"(?:copyright|\u00a9|\(c\))\D{0,80}?\b((?:19|20)\d
 def _lineage_silent(first: Match, others: list[Match]) -> bool:
     """The corpus's lineage says nothing about `first`: it names no parent for it, and no source names it one."""
     own = (first.source.project, first.source.name)
-    return first.derived_from is None and all(m.derived_from != own for m in others)
+    return first.derived_from is None and all(
+        m.derived_from != own or m.source.corpus != first.source.corpus for m in others)
 
 
 def _earliest_notice(first: Match, others: list[Match]) -> Match:
@@ -239,18 +275,20 @@ def _earliest_notice(first: Match, others: list[Match]) -> Match:
     return match if mine is not None and earliest < mine else first
 
 
-def _by_definition(first: Match, others: list[Match]) -> dict[tuple[str, str], Match]:
-    by_definition: dict[tuple[str, str], Match] = {}
+def _by_definition(first: Match, others: list[Match]) -> dict[tuple[str, str, str], Match]:
+    """(corpus, project, definition name) -> the best ranked source of that definition: a corpus's lineage names
+    definitions of that corpus only."""
+    by_definition: dict[tuple[str, str, str], Match] = {}
     for match in (first, *others):
-        by_definition.setdefault((match.source.project, match.source.name), match)
+        by_definition.setdefault((match.source.corpus, match.source.project, match.source.name), match)
     return by_definition
 
 
-def _lineage_chain(start: Match, by_definition: dict[tuple[str, str], Match]) -> list[Match]:
+def _lineage_chain(start: Match, by_definition: dict[tuple[str, str, str], Match]) -> list[Match]:
     """`start`, the source it was taken from, and so on, as far as the equally good sources go."""
     chain, seen = [start], {id(start)}
     while chain[-1].derived_from is not None:
-        parent = by_definition.get(chain[-1].derived_from)
+        parent = by_definition.get((chain[-1].source.corpus, *chain[-1].derived_from))
         if parent is None or id(parent) in seen:
             break
         seen.add(id(parent))
@@ -272,9 +310,9 @@ def _fragment_origins(equal_by_fragment: dict[int, tuple[Match, list[Match]]]
         if first.shared < VOTE_MIN_SHARED:
             continue
         root = _lineage_chain(first, _by_definition(first, others))[-1]
-        projects = {m.source.project for m in (first, *others)}
-        parents = {m.derived_from for m in (first, *others)}
-        if len(projects) == 1 or (root.source.project, root.source.name) in parents:
+        projects = {(m.source.corpus, m.source.project) for m in (first, *others)}
+        parents = {(m.source.corpus, *m.derived_from) for m in (first, *others) if m.derived_from}
+        if len(projects) == 1 or (root.source.corpus, root.source.project, root.source.name) in parents:
             origins[index] = (root.source_file_key, 1 / len(projects))
     return origins
 
@@ -301,8 +339,11 @@ def _equally_good(ranked: list[Match]) -> tuple[Match, list[Match]]:
 
 def build_findings(
     files: list[FingerprintedFile], matches: list[Match], corpora: dict[str, OpenCorpus], min_run: int = 4,
-    strength_rules: StrengthRules = DEFAULT_RULES,
+    strength_rules: StrengthRules = DEFAULT_RULES, corpus_order: tuple[str, ...] = (),
 ) -> tuple[list[CodeMatchFinding], Coverage]:
+    """One finding per reported submission fragment (nested ones folded into their enclosing finding), weighed.
+
+    `corpus_order` names corpora upstream first (`origin_among`); `min_run` is the shortest evidence block."""
     by_fragment: dict[tuple[int, int], list[Match]] = defaultdict(list)
     for match in matches:
         by_fragment[(match.file_index, match.fragment_index)].append(match)
@@ -317,9 +358,10 @@ def build_findings(
             # fragment index -> finding + its files
             owner: dict[int, tuple[CodeMatchFinding, set[tuple[str, int]]]] = {}
             file_findings: list[CodeMatchFinding] = []
-            # id(finding) -> (its match's shared shingles not common in the corpus, the lines holding matched tokens:
-            # a docstring is one token, so it counts once, not per line), for weighing once its members are in
-            weighing: dict[int, tuple[int, set[int]]] = {}
+            # id(finding) -> (its match's shared shingles not common in the corpus, its shared long literals, the
+            # lines holding matched tokens: a docstring is one token, so it counts once, not per line), for weighing
+            # once its members are in
+            weighing: dict[int, tuple[int, int, set[int]]] = {}
             line_owner: dict[int, tuple[str, str]] = {}
             names = project_names_in(nf.path)
             ranked_here = {index: _rank(by_fragment[(file_index, index)], affinity[file_index], names)
@@ -349,7 +391,7 @@ def build_findings(
                                    pair.blocks)
                         )
                         _claim(line_owner, pair.lines, folded.source)
-                        weighing[id(parent_finding)][1].update(pair.lines.tolist())
+                        weighing[id(parent_finding)][2].update(pair.lines.tolist())
                         continue
                 first, others = equal_here[fragment_index]
                 # Common stock (`rotate_half`, in 171 files) is attributed to where it was first written: that the
@@ -357,7 +399,7 @@ def build_findings(
                 holders = len({m.source_file_key for m in (first, *others)})
                 taken_from = None if strength_rules.common_stock(holders) else _file_origins(
                     origins, enclosing, fragment_index)
-                best, root = origin_among(first, others, taken_from)
+                best, root = origin_among(first, others, taken_from, corpus_order)
                 tied = [m for m in (first, *others) if m is not best]
                 also_in = _distinct_sources(best, tied)
                 pair = _evidence(nf, fragment_index, best, corpora, min_run)
@@ -388,16 +430,16 @@ def build_findings(
                     source_notices=best.notices,
                     also_in=also_in[:50],
                     also_in_total=len(also_in),
-                    first_written_in=root.source if root.source.project != best.source.project else None,
+                    first_written_in=None if _same_project(root.source, best.source) else root.source,
                 )
                 owner[fragment_index] = (finding, {best.source_file_key} | {m.source_file_key for m in tied})
                 file_findings.append(finding)
                 _claim(line_owner, pair.lines, best.source)
-                weighing[id(finding)] = (pair.uncommon_shingles, set(pair.lines.tolist()))
+                weighing[id(finding)] = (pair.uncommon_shingles, pair.literals, set(pair.lines.tolist()))
             for finding in file_findings:
                 finding.matched_lines = _count_lines(finding)
-                uncommon, code_lines = weighing[id(finding)]
-                _weigh(finding, len(code_lines), uncommon, strength_rules)
+                uncommon, literals, code_lines = weighing[id(finding)]
+                _weigh(finding, len(code_lines), uncommon, literals, strength_rules)
             findings.extend(file_findings)
             coverage.matched_lines += len(line_owner)
             for project_key, count in Counter(line_owner.values()).items():
@@ -457,6 +499,7 @@ class _PairEvidence:
     lines: np.ndarray  # matched submission lines
     alignment: float | None
     uncommon_shingles: int  # shared shingles that are not common in the corpus
+    literals: int  # long string literals shared word for word, not common in the corpus
 
 
 def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorpus], min_run: int,
@@ -485,13 +528,17 @@ def _evidence(nf, fragment_index: int, match: Match, corpora: dict[str, OpenCorp
         alignment = aligned_coverage(sub_shingles, src_shingles, k)
     shared = np.intersect1d(sub_shingles, src_shingles)
     uncommon = np.setdiff1d(shared, corpus.common, assume_unique=True).size if corpus.common.size else shared.size
-    return _PairEvidence(blocks, lines, alignment, int(uncommon))
+    literals = shared_literals(literals_in(nf.literals, fragment.tok_start, fragment.tok_end),
+                               literals_in(stored.literals, src_fragment.tok_start, src_fragment.tok_end),
+                               corpus.common_literals)
+    return _PairEvidence(blocks, lines, alignment, int(uncommon), literals)
 
 
-def _weigh(finding: CodeMatchFinding, code_lines: int, uncommon_shingles: int, rules: StrengthRules) -> None:
+def _weigh(finding: CodeMatchFinding, code_lines: int, uncommon_shingles: int, literals: int,
+           rules: StrengthRules) -> None:
     """Cap the finding's severity (by similarity, `severity_of`) by the strength of its evidence, and say why when
     it is not strong. The corpus files holding the code are the reported source's and its "also in" ones."""
-    finding.strength = weigh(code_lines, uncommon_shingles, 1 + finding.also_in_total, rules)
+    finding.strength = weigh(code_lines, uncommon_shingles, 1 + finding.also_in_total, rules, literals)
     finding.severity = capped(finding.severity, finding.strength, SEVERITIES)
     if finding.strength.level != "strong":
         finding.message += f"; {finding.strength.level} evidence ({'; '.join(finding.strength.reasons)})"

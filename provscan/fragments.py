@@ -4,6 +4,11 @@ Normalisation is what makes matching survive renaming and reformatting: comments
 every identifier becomes one token class (ID), literals become their kind (STR, NUM), and layout disappears because
 only leaf tokens are kept. Each token keeps its source line, so evidence maps back to lines on both sides.
 
+Normalising literals to STR makes a copy with reworded messages match, but it also throws away evidence: an error
+message of 60 characters found word for word in a corpus file was copied, whatever the code around it. So each long
+string literal is hashed beside the token stream (`NormalisedFile.literals`: the STR token's place and the hash of
+its text, with whitespace collapsed and interpolations emptied, so a renamed `{x}` in an f-string still agrees).
+
 A fragment is a token range of the file's stream: every function, method and class (nested ones too) of at least
 `min_tokens` normalised tokens, plus the file as a whole. Because normalisation is context-free per token, a
 fragment's tokens are exactly a slice of the file's tokens, which lets the corpus store one stream per file.
@@ -11,6 +16,7 @@ fragment's tokens are exactly a slice of the file's tokens, which lets the corpu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +25,11 @@ import xxhash
 from provscan.parse import ParsedFile
 
 ID, STR, NUM = "ID", "STR", "NUM"
+# A literal this long (in characters, after whitespace is collapsed and interpolations emptied) is hashed as evidence:
+# about four words, longer than the names, dtype strings and short keys that any two code bases share.
+LITERAL_MIN_CHARS = 24
+_QUOTED = re.compile(r'^[A-Za-z@]{0,3}("""|\'\'\'|"|\'|`)(.*)\1$', re.DOTALL)
+_INTERPOLATION = re.compile(r"\{[^{}]*\}")
 
 _code_cache: dict[str, int] = {}
 
@@ -61,6 +72,8 @@ class NormalisedFile:
     error_nodes: int = 0
     total_lines: int = 0
     comments: list[tuple[int, str]] = field(default_factory=list)  # (line, text), only when asked for
+    # (token index of the STR token, hash of the text) of each literal of at least LITERAL_MIN_CHARS, uint32 (n, 2)
+    literals: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.uint32))
 
     @property
     def code_lines(self) -> int:
@@ -90,6 +103,24 @@ def _text(source: bytes, node) -> str:
     return source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
 
+def literal_text(node, source: bytes) -> str:
+    """A string literal's text as evidence: quotes and prefixes off, parts of a concatenation joined, whitespace
+    collapsed, interpolations emptied (`f"got {x}"` and `f"got {value}"` agree)."""
+    return " ".join(_INTERPOLATION.sub("{}", _unquoted(node, source)).split())
+
+
+def _unquoted(node, source: bytes) -> str:
+    if node.type == "concatenated_string":
+        return "".join(_unquoted(child, source) for child in node.named_children)
+    text = _text(source, node)
+    quoted = _QUOTED.match(text)
+    return quoted.group(2) if quoted else text
+
+
+def literal_hash(text: str) -> int:
+    return xxhash.xxh32_intdigest(text.encode("utf-8"))
+
+
 def _is_docstring(node, spec) -> bool:
     return (
         spec.drop_string_statements
@@ -112,6 +143,7 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30, keep_comments: bool = Fa
     open_frags: list[tuple[int, int]] = []  # (depth, fragment index)
     errors = 0
     comments: list[tuple[int, str]] = []
+    literals: list[tuple[int, int]] = []
     id_code, str_code, num_code = token_code(ID), token_code(STR), token_code(NUM)
     fragment_types = spec.functions | spec.classes
 
@@ -128,6 +160,9 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30, keep_comments: bool = Fa
             if keep_comments and not node.is_missing:
                 comments.append((node.start_point[0] + 1, _text(source, node)))
         elif node_type in spec.strings:
+            text = literal_text(node, source)
+            if len(text) >= LITERAL_MIN_CHARS:
+                literals.append((len(codes), literal_hash(text)))
             codes.append(str_code)
             lines.append(node.start_point[0] + 1)
         elif node.child_count == 0:
@@ -192,6 +227,7 @@ def normalise(parsed: ParsedFile, min_tokens: int = 30, keep_comments: bool = Fa
         error_nodes=errors,
         total_lines=total_lines,
         comments=comments,
+        literals=np.asarray(literals, dtype=np.uint32).reshape(-1, 2),
     )
 
 

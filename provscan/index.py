@@ -28,7 +28,7 @@ from provscan.fragments import Fragment
 # would accept (a pair of Jaccard 0.5 was missed 13 % of the time, now 4.5 % with the two agreeing bands the match
 # stage asks for); an index banded the old way still reads, but would quietly miss those pairs. 5: the corpus's
 # common shingles (`common_code`) are stored in its metadata; without them boilerplate would count as evidence.
-SCHEMA_VERSION = 6  # 6: files.lineage
+SCHEMA_VERSION = 7  # 6: files.lineage; 7: files.literals (long string literals' hashes)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS files (
     notices TEXT NOT NULL,
     codes BLOB NOT NULL,
     lines BLOB NOT NULL,
-    lineage TEXT NOT NULL DEFAULT '{}'
+    lineage TEXT NOT NULL DEFAULT '{}',
+    literals BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fragments (
     id INTEGER PRIMARY KEY,
@@ -96,6 +97,8 @@ class StoredFile:
     codes: np.ndarray
     lines: np.ndarray
     lineage: dict[str, tuple[str, str]] = field(default_factory=dict)  # provscan.lineage: name -> (project, name)
+    # (token index, text hash) of each long string literal (`provscan.fragments`), uint32 (n, 2)
+    literals: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.uint32))
 
 
 @dataclass
@@ -121,6 +124,7 @@ class FileRecord:
     lines: np.ndarray
     fragments: list[FragmentRecord] = field(default_factory=list)
     lineage: dict[str, tuple[str, str]] = field(default_factory=dict)
+    literals: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.uint32))
 
 
 def encode_lineage(lineage: dict[str, tuple[str, str]]) -> str:
@@ -138,12 +142,18 @@ def content_hash(codes: np.ndarray) -> int:
     return xxhash.xxh64_intdigest(np.ascontiguousarray(codes, dtype=np.uint32).tobytes()) - (1 << 63)
 
 
-def _pack(array: np.ndarray) -> bytes:
+def pack_array(array: np.ndarray) -> bytes:
+    """uint32 values as stored by both back-ends: zlib level 1 (token streams compress about 4x)."""
     return zlib.compress(np.ascontiguousarray(array, dtype=np.uint32).tobytes(), 1)
 
 
-def _unpack(blob: bytes) -> np.ndarray:
+def unpack_array(blob: bytes) -> np.ndarray:
     return np.frombuffer(zlib.decompress(blob), dtype=np.uint32)
+
+
+def unpack_literals(blob: bytes) -> np.ndarray:
+    """A file's (token index, hash) literal pairs from their stored form (`pack_array` of the flattened pairs)."""
+    return unpack_array(blob).reshape(-1, 2)
 
 
 class CorpusIndex:
@@ -213,7 +223,7 @@ class CorpusIndex:
         self.remove_file(record.path)
         cursor = self.db.execute(
             "INSERT INTO files(project, path, sha256, language, total_lines, code_lines, notices, codes, lines,"
-            " lineage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " lineage, literals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.project,
                 record.path,
@@ -222,9 +232,10 @@ class CorpusIndex:
                 record.total_lines,
                 record.code_lines,
                 json.dumps(record.notices, ensure_ascii=False),
-                _pack(record.codes),
-                _pack(record.lines),
+                pack_array(record.codes),
+                pack_array(record.lines),
                 encode_lineage(record.lineage),
+                pack_array(record.literals.ravel()),
             ),
         )
         file_id = cursor.lastrowid
@@ -290,26 +301,31 @@ class CorpusIndex:
         ):
             by_file.setdefault(row[1], []).append(StoredFragment(*row))
         for file_id, blob in self.db.execute("SELECT id, codes FROM files"):
-            codes = _unpack(blob)
+            codes = unpack_array(blob)
             for fragment in by_file.get(file_id, ()):
                 yield fragment, codes
+
+    def all_literals(self) -> Iterator[np.ndarray]:
+        """Every file's long-literal pairs (for the corpus-wide count of common literals at build time)."""
+        for (blob,) in self.db.execute("SELECT literals FROM files"):
+            yield unpack_literals(blob)
 
     def all_files(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """(path, token codes, token lines) of every file (a compare side's file-pair similarity reads them all)."""
         for path, codes, lines in self.db.execute("SELECT path, codes, lines FROM files ORDER BY path"):
-            yield path, _unpack(codes), _unpack(lines)
+            yield path, unpack_array(codes), unpack_array(lines)
 
     def file(self, file_id: int) -> StoredFile:
         cached = self._file_cache.get(file_id)
         if cached is None:
             row = self.db.execute(
-                "SELECT id, project, path, language, notices, codes, lines, lineage FROM files WHERE id = ?",
+                "SELECT id, project, path, language, notices, codes, lines, lineage, literals FROM files WHERE id = ?",
                 (file_id,),
             ).fetchone()
             if row is None:
                 raise CorpusIndexError(f"{self.path}: file id {file_id} missing")
-            cached = StoredFile(row[0], row[1], row[2], row[3], json.loads(row[4]), _unpack(row[5]), _unpack(row[6]),
-                                decode_lineage(row[7]))
+            cached = StoredFile(row[0], row[1], row[2], row[3], json.loads(row[4]), unpack_array(row[5]),
+                                unpack_array(row[6]), decode_lineage(row[7]), unpack_literals(row[8]))
             self._file_cache[file_id] = cached
         return cached
 

@@ -57,6 +57,10 @@ class MatchSettings:
     # shingles that are not common in the corpus (about 60 tokens, ten lines or so; docs/benchmarks.md, "Evidence
     # that holds up"). 0 turns local blocks off.
     min_local_run: int = 50
+    # Corpora named upstream first (a user's knowledge that, say, an inference engine adapted transformers): each
+    # corpus's lineage is its own, so between corpora holding the code equally well the one listed first is where it
+    # was first written (findings stage, `origin_among`). Empty: no order between corpora.
+    corpus_order: tuple[str, ...] = ()
 
 
 @dataclass
@@ -70,6 +74,11 @@ class OpenCorpus:
     def common(self) -> np.ndarray:
         """The corpus's common shingles (sorted), which are not evidence of copying on their own."""
         return common_code.decode(self.meta.get(common_code.META_KEY))
+
+    @cached_property
+    def common_literals(self) -> np.ndarray:
+        """Long string literals found in so many corpus files that sharing one proves nothing (sorted hashes)."""
+        return common_code.decode(self.meta.get(common_code.LITERALS_META_KEY))
 
 
 @dataclass(frozen=True)
@@ -384,6 +393,19 @@ def _overlap(overlaps: dict[int, tuple[int, int]], sub_set: np.ndarray, src: _Co
         src_set = src.unique(fragment)
         verified = overlaps[fragment.content_hash] = (_intersection_size(sub_set, src_set), src_set.size)
     return verified
+
+
+def literals_in(pairs: np.ndarray, tok_start: int, tok_end: int) -> np.ndarray:
+    """Distinct hashes of the long string literals among tokens [tok_start, tok_end) (`NormalisedFile.literals`)."""
+    inside = (pairs[:, 0] >= tok_start) & (pairs[:, 0] < tok_end)
+    return np.unique(pairs[inside, 1])
+
+
+def shared_literals(sub: np.ndarray, src: np.ndarray, common: np.ndarray) -> int:
+    """Long string literals two fragments share word for word (distinct hashes of each side, `literals_in`), not
+    counting those common across the corpus."""
+    shared = np.intersect1d(sub, src, assume_unique=True)
+    return int(np.setdiff1d(shared, common.astype(np.uint32), assume_unique=True).size if common.size else shared.size)
 
 
 def _intersection_size(a: np.ndarray, b: np.ndarray) -> int:

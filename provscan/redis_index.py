@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -41,6 +40,9 @@ from provscan.index import (
     content_hash,
     decode_lineage,
     encode_lineage,
+    pack_array,
+    unpack_array,
+    unpack_literals,
 )
 
 PREFIX = "provscan"
@@ -63,14 +65,6 @@ _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def _pack(array: np.ndarray) -> bytes:
-    return zlib.compress(np.ascontiguousarray(array, dtype=np.uint32).tobytes(), 1)
-
-
-def _unpack(blob: bytes) -> np.ndarray:
-    return np.frombuffer(zlib.decompress(blob), dtype=np.uint32)
 
 
 def _connect(url: str):
@@ -314,20 +308,31 @@ class RedisCorpusStore:
             for file_id, (rows, codes) in zip(chunk, self._call("reading fragments", pipe.execute), strict=True):
                 if rows is None:
                     raise CorpusIndexError(f"{self.storage.where(self.name)}: file id {file_id} missing")
-                unpacked = _unpack(codes)
+                unpacked = unpack_array(codes)
                 for number, row in enumerate(json.loads(rows)):
                     yield StoredFragment((file_id << FRAGMENT_BITS) | number, file_id, *row), unpacked
+
+    def all_literals(self) -> Iterator[np.ndarray]:
+        """Every file's long-literal pairs (pipelined, uncached)."""
+        file_ids = sorted(entry[0] for entry in self._live.values())
+        for start in range(0, len(file_ids), _PIPELINE_CHUNK):
+            pipe = self.client.pipeline(transaction=False)
+            for file_id in file_ids[start : start + _PIPELINE_CHUNK]:
+                pipe.hget(self.keys.file(file_id), "literals")
+            for blob in self._call("reading literals", pipe.execute):
+                yield unpack_literals(blob)
 
     def file(self, file_id: int) -> StoredFile:
         cached = self._file_cache.get(file_id)
         if cached is None:
-            fields = ("project", "path", "language", "notices", "codes", "lines", "lineage")
+            fields = ("project", "path", "language", "notices", "codes", "lines", "lineage", "literals")
             values = self._call("reading a file", self.client.hmget, self.keys.file(file_id), fields)
             if values[0] is None:
                 raise CorpusIndexError(f"{self.storage.where(self.name)}: file id {file_id} missing")
-            project, path, language, notices, codes, lines, lineage = values
+            project, path, language, notices, codes, lines, lineage, literals = values
             cached = StoredFile(file_id, project.decode(), path.decode(), language.decode(), json.loads(notices),
-                                _unpack(codes), _unpack(lines), decode_lineage(lineage))
+                                unpack_array(codes), unpack_array(lines), decode_lineage(lineage),
+                                unpack_literals(literals))
             self._file_cache[file_id] = cached
         return cached
 
@@ -401,9 +406,9 @@ class RedisCorpusWriter(RedisCorpusStore):
         self._pipe.sadd(self.keys.allocated, file_id)
         self._pipe.hset(self.keys.file(file_id), mapping={
             "project": record.project, "path": record.path, "sha256": record.sha256, "language": record.language,
-            "notices": json.dumps(record.notices, ensure_ascii=False), "codes": _pack(record.codes),
-            "lines": _pack(record.lines), "fragments": json.dumps(rows, ensure_ascii=False),
-            "lineage": encode_lineage(record.lineage),
+            "notices": json.dumps(record.notices, ensure_ascii=False), "codes": pack_array(record.codes),
+            "lines": pack_array(record.lines), "fragments": json.dumps(rows, ensure_ascii=False),
+            "lineage": encode_lineage(record.lineage), "literals": pack_array(record.literals.ravel()),
             "bands": band_matrix.astype(_ID).tobytes(), "band-count": band_matrix.shape[1],
         })
         self._pending += len(rows) * band_matrix.shape[1] if bands else 1

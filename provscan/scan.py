@@ -222,7 +222,8 @@ def scan(
                     matches.extend(find_matches(files, corpus, settings.match))
                 if progress:
                     progress("match", 1, 1)
-        code_findings, coverage = build_findings(analysed, matches, corpora, settings.match.min_run)
+        code_findings, coverage = build_findings(analysed, matches, corpora, settings.match.min_run,
+                                                  corpus_order=settings.match.corpus_order)
         attach_licences(code_findings, rulebook)
         notices_by_path: dict[str, list[Notice]] = {}
         for notice in notices:

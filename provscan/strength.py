@@ -14,13 +14,18 @@ match's severity is capped by the strength of its evidence, measured three ways:
 * corpus files: how many corpus files hold the code as well as the reported source (it and its "also in" list).
   Code in hundreds of files is the corpus's common stock: a copy of it names no one in particular.
 
+Beside them, long string literals shared word for word (`provscan.fragments`: an error message of four words or
+more, normalised to STR in the token stream) that are not common across the corpus (`provscan.common_code`): text
+someone wrote, found verbatim, is evidence of copying that code shape alone is not.
+
 Levels (`StrengthRules`; measured in docs/benchmarks.md, "Severity from evidence strength"):
 
 * weak: fewer than `min_lines` matched lines, fewer than `min_uncommon` uncommon shingles, or held by at least
   `common_files` corpus files ("common code"). At most LOW, whatever the Jaccard.
 * strong: at least `strong_lines` matched lines and `strong_uncommon` uncommon shingles (above the 63 shared
   shingles of the largest hand-checked false alarm). Its severity is what the similarity figures give.
-* moderate: the rest. At most MEDIUM.
+* moderate: the rest. At most MEDIUM. Evidence weak only for its size (few lines, little uncommon code), not for
+  being common code, is moderate when it shares at least `literal_lift` uncommon long literals.
 
 A stripped-attribution finding is as strong as the strongest code match it rests on (`provscan.provenance`): weak
 evidence makes it LOW, moderate MEDIUM, strong HIGH.
@@ -41,6 +46,7 @@ class StrengthRules:
     common_files: int = 100
     strong_lines: int = 20
     strong_uncommon: int = 64
+    literal_lift: int = 2
 
     def common_stock(self, corpus_files: int) -> bool:
         """Code held by this many corpus files is the corpus's common stock: a copy of it names no one."""
@@ -58,6 +64,7 @@ class EvidenceStrength:
     code_lines: int
     uncommon_shingles: int
     corpus_files: int
+    literals: int = 0  # long string literals shared word for word, not common in the corpus
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -66,15 +73,19 @@ class EvidenceStrength:
 
 
 def weigh(code_lines: int, uncommon_shingles: int, corpus_files: int,
-          rules: StrengthRules = DEFAULT_RULES) -> EvidenceStrength:
+          rules: StrengthRules = DEFAULT_RULES, literals: int = 0) -> EvidenceStrength:
     reasons = []
-    if rules.common_stock(corpus_files):
+    common = rules.common_stock(corpus_files)
+    if common:
         reasons.append(f"common code: held by {corpus_files} corpus files")
     if code_lines < rules.min_lines:
         reasons.append(f"few lines: {code_lines} matched")
     if uncommon_shingles < rules.min_uncommon:
         reasons.append(f"little uncommon code: {uncommon_shingles} shingles not common in the corpus")
-    if reasons:
+    if reasons and not common and literals >= rules.literal_lift:
+        level = "moderate"
+        reasons.append(f"but {literals} long string literals shared word for word (not common in the corpus)")
+    elif reasons:
         level = "weak"
     elif code_lines >= rules.strong_lines and uncommon_shingles >= rules.strong_uncommon:
         level = "strong"
@@ -82,7 +93,7 @@ def weigh(code_lines: int, uncommon_shingles: int, corpus_files: int,
         level = "moderate"
         reasons.append(f"{code_lines} matched lines, {uncommon_shingles} uncommon shingles: under the "
                        f"{rules.strong_lines} lines and {rules.strong_uncommon} shingles of strong evidence")
-    return EvidenceStrength(level, code_lines, uncommon_shingles, corpus_files, reasons)
+    return EvidenceStrength(level, code_lines, uncommon_shingles, corpus_files, literals, reasons)
 
 
 def most_allowed(strength: EvidenceStrength) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from provscan.fragments import normalise
+from provscan.fragments import STR, normalise, token_code
 from provscan.languages import detect_language
 from provscan.parse import parse_text
 from tests.conftest import transformers_models
@@ -140,3 +140,33 @@ def good_two(values):
     last_line = text.splitlines().index("    return result") + 1
     assert last_line in nf.lines.tolist()
     assert nf.fragments[0].tok_end == nf.codes.size
+
+
+def test_long_string_literals_are_hashed_beside_the_tokens():
+    """A long literal's hash ignores quoting, layout, concatenation and renamed interpolations, but not its words;
+    short literals and docstrings are not hashed (the token stream has STR for every literal either way)."""
+    one = '''
+def check(ids, embeds):
+    """A docstring long enough to count, were docstrings literals."""
+    if ids is None:
+        raise ValueError(f"You must specify exactly one of {ids} or inputs_embeds, not both")
+    mode = "eager"
+    return ("attention mask should be " "of size (batch, seq)")
+'''
+    two = """
+def verify(a, b):
+    if a is None:
+        raise ValueError(f'You must specify exactly   one of {a} or inputs_embeds, not both')
+    m = 'sdpa'
+    return (
+        'attention mask should be of size (batch, seq)'
+    )
+"""
+    reworded = one.replace("exactly one", "one").replace("of size", "shaped")
+    first, second, third = (fragments_of("a.py", text) for text in (one, two, reworded))
+    assert first.literals.shape == (2, 2)
+    assert np.array_equal(first.codes, second.codes)
+    assert first.literals[:, 1].tolist() == second.literals[:, 1].tolist()
+    assert not set(first.literals[:, 1].tolist()) & set(third.literals[:, 1].tolist())
+    # each hash sits on its STR token
+    assert all(first.codes[at] == token_code(STR) for at in first.literals[:, 0].tolist())

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from provscan.corpus import CorpusError, add_corpus, corpus_exists, list_corpora, open_corpus
+from provscan.corpus import storage as storage_of
 from provscan.report import to_dict
 from provscan.scan import ScanSettings, scan
 from tests.conftest import copy_models
@@ -84,12 +85,15 @@ def test_both_storages_give_identical_scan_results(tmp_path, submission, monkeyp
         if storage == "embedded":
             monkeypatch.delenv("PROVSCAN_INDEX")
         report = add_corpus("models", source, split_projects=True, jobs=1)
+        with storage_of().open("models") as index:
+            literals = sorted(h for pairs in index.all_literals() for h in pairs[:, 1].tolist())
         results[storage] = ([_comparable(_scan(target)) for target in (root, DEMO)],
                             {i.name: i.stats for i in list_corpora()}, report.fragments,
-                            {i.name: i.meta["common_shingles"] for i in list_corpora()})
+                            {i.name: i.meta["common_shingles"] for i in list_corpora()}, literals)
     assert results["redis"] == results["embedded"]
-    reports, stats, fragments, _common = results["redis"]
+    reports, stats, fragments, _common, literals = results["redis"]
     assert fragments > 300 and stats["models"]["projects"] == 6
+    assert len(literals) > 100  # the long string literals' hashes, stored alike
     # Real matches were compared: most of the mutated submission, and the demo's Qwen2 and GLM-4 MoE code (named
     # after GLM-4 MoE, not its later copy SolarOpen: the corpus's lineage, stored by both storages alike).
     assert reports[0]["summary"]["matched_share"] > 0.8

@@ -164,3 +164,38 @@ def test_where_the_lineage_is_silent_the_earliest_notice_is_the_origin(tmp_path)
     assert [a["project"] for a in finding["also_in"]] == ["zzz_later"]
     stripped = [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "stripped-attribution"]
     assert [f["attribution"]["source"]["project"] for f in stripped] == ["aaa_early"]
+
+
+def test_the_user_s_corpus_order_names_the_upstream_corpus(tmp_path):
+    """Two corpora holding the same class, each with no lineage records: by notices alone the engine's (2019) is
+    older, but the user knows the engine adapted the hub's code: `--corpus-order hub --corpus-order engine` makes
+    the hub's copy the origin, with the engine's listed. A name the scan does not use is a usage error."""
+    glm = (transformers_models() / "glm4_moe" / "modeling_glm4_moe.py").read_text(encoding="utf-8")
+    start = glm.index("class Glm4MoeTopkRouter")
+    router = glm[start:glm.index("\n\n\n", start)]
+    cache = tmp_path / "cache"
+    for corpus, project, year in (("engine", "engine", 2019), ("hub", "glm", 2024)):
+        folder = tmp_path / corpus / project
+        folder.mkdir(parents=True)
+        (folder / "router.py").write_text(
+            f"# Copyright {year} {project} authors. All rights reserved.\nimport torch\nfrom torch import nn\n\n\n"
+            f"{router}\n", encoding="utf-8")
+        done = provscan(cache, "corpus", "add", corpus, str(tmp_path / corpus), "--split-projects", "--jobs", "1")
+        assert done.returncode == 0, done.stderr
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "gate.py").write_text(f"import torch\nfrom torch import nn\n\n\n{router}\n", encoding="utf-8")
+
+    def origin(*order: str) -> tuple[str, list[str]]:
+        out = tmp_path / "report.json"
+        done = provscan(cache, "scan", str(submission), "--corpus", "engine", "--corpus", "hub", "--format", "json",
+                        "-o", str(out), "--no-license-detection", *order)
+        assert done.returncode == 0, done.stderr
+        [finding] = [f for f in json.loads(out.read_text())["findings"] if f["kind"] == "code-match"]
+        return finding["source"]["corpus"], [a["corpus"] for a in finding["also_in"]]
+
+    assert origin() == ("engine", ["hub"])  # the earlier notice, when nothing else orders the two
+    assert origin("--corpus-order", "hub", "--corpus-order", "engine") == ("hub", ["engine"])
+    assert origin("--corpus-order", "engine") == ("engine", ["hub"])
+    done = provscan(cache, "scan", str(submission), "--corpus", "engine", "--corpus-order", "hub")
+    assert done.returncode == 2 and "--corpus-order names 'hub'" in done.stderr

@@ -82,3 +82,36 @@ def test_code_held_by_very_many_corpus_files_is_common_code():
     assert not weigh(40, 200, rules.common_files - 1, rules).common_code
     assert weigh(rules.strong_lines - 1, 200, 1, rules).level == "moderate"
     assert weigh(rules.strong_lines, rules.strong_uncommon, 1, rules).level == "strong"
+
+
+def test_long_literals_shared_word_for_word_lift_a_small_copy_to_moderate(tmp_path):
+    """Longformer's `_get_question_end_index` is 8 lines of code with two long assertion messages: copied as it is,
+    the messages are text the submitter did not write, and the evidence is moderate (MEDIUM); the same code with
+    the messages reworded matches just as well (literals normalise to STR) but is weak (LOW)."""
+    corpus = copy_models(tmp_path / "corpus", ["longformer", "llama"])
+    assert add_corpus("small", corpus, split_projects=True, jobs=1).files_indexed >= 4
+    text = (transformers_models() / "longformer" / "modeling_longformer.py").read_text(encoding="utf-8")
+    definition = definitions(text)["_get_question_end_index"]
+    function = "\n".join(text.splitlines()[definition.start_line - 1 : definition.end_line])
+    reworded = function.replace("`input_ids` should have two dimensions", "expected a batch of token id rows")
+    reworded = reworded.replace("There should be exactly three separator tokens", "Three separators are needed")
+    assert reworded.count("\n") == function.count("\n") and reworded != function
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    (sub / "copied.py").write_text(HEADER + function + "\n", encoding="utf-8")
+    (sub / "reworded.py").write_text(HEADER + reworded + "\n", encoding="utf-8")
+    result = scan(sub, ScanSettings(corpora=("small",), jobs=1, license_detection=False))
+    found = {f.path: f for f in result.findings if f.kind == "code-match"}
+    copied, rewritten = found["copied.py"], found["reworded.py"]
+    assert copied.jaccard == rewritten.jaccard == 1.0
+    assert copied.strength.code_lines < StrengthRules().min_lines
+    assert copied.strength.literals == 2 and copied.strength.level == "moderate" and copied.severity == "medium"
+    assert any("long string literals" in reason for reason in copied.strength.reasons)
+    assert rewritten.strength.literals == 0 and rewritten.strength.level == "weak" and rewritten.severity == "low"
+
+
+def test_shared_literals_do_not_lift_common_code():
+    rules = StrengthRules()
+    assert weigh(5, 10, 1, rules, literals=rules.literal_lift).level == "moderate"
+    assert weigh(5, 10, 1, rules, literals=rules.literal_lift - 1).level == "weak"
+    assert weigh(40, 200, rules.common_files, rules, literals=5).level == "weak"

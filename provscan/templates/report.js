@@ -203,6 +203,7 @@
       figure(figures, "evidence", f.strength.level);
       figure(figures, "uncommon shingles", f.strength.uncommon_shingles);
       figure(figures, "corpus files holding it", f.strength.corpus_files);
+      if (f.strength.literals) { figure(figures, "long literals shared word for word", f.strength.literals); }
     }
     if (f.source_license) { figure(figures, "source licence", f.source_license.id); }
     body.appendChild(figures);
