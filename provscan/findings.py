@@ -221,10 +221,11 @@ def origin_among(first: Match, others: list[Match], taken_from: dict[tuple[str, 
     weights = taken_from or {}
     candidates = [m for m in (first, *others) if weights.get(m.source_file_key)]
     taken = max(candidates, key=lambda m: weights[m.source_file_key]) if candidates else None
+    sources = [upstream[0], *upstream[1]]
     if taken is not None and _corpus_rank(taken, corpus_order) == _corpus_rank(upstream[0], corpus_order):
-        return taken, _lineage_chain(taken, by_definition)[-1]
+        return taken, _root(taken, sources, by_definition)
     start = _earliest_notice(*upstream) if _lineage_silent(*upstream) else upstream[0]
-    root = _lineage_chain(start, by_definition)[-1]
+    root = _root(start, sources, by_definition)
     return (taken or root), root
 
 
@@ -294,6 +295,34 @@ def _lineage_chain(start: Match, by_definition: dict[tuple[str, str, str], Match
         seen.add(id(parent))
         chain.append(parent)
     return chain
+
+
+def _root(start: Match, sources: list[Match], by_definition: dict[tuple[str, str, str], Match]) -> Match:
+    """Where `start`'s code was first written, as the equally good `sources` tell it: the end of `start`'s lineage
+    chain, unless the other sources' chains say better. Two cases do:
+
+    * the chain is cut - its end names a parent that is not among the sources (the parent was changed since, or
+      its folder is not in the corpus) - so its end is a copy, not the original;
+    * the chain ends at a root that only `start` leads to, while another root is where two or more of the sources'
+      chains end: one un-recorded copy (a model that copied without a `# Copied from` line) against several that
+      record where they took the code from.
+
+    Then the root most of the sources' chains end at is the origin (ties to the best ranked). Only true roots count,
+    definitions the lineage names no parent for, so a cut chain never votes for its own copy."""
+    own = _lineage_chain(start, by_definition)[-1]
+    led: Counter[int] = Counter()
+    roots: dict[int, Match] = {}
+    for source in sources:
+        end = _lineage_chain(source, by_definition)[-1]
+        if end.derived_from is None:
+            led[id(end)] += 1
+            roots.setdefault(id(end), end)
+    if not roots:
+        return own
+    most_led = max(roots.values(), key=lambda root: led[id(root)])  # first of the most led: the best ranked
+    cut = own.derived_from is not None
+    lonely = led[id(own)] <= 1 and led[id(most_led)] >= 2
+    return most_led if cut or lonely else own
 
 
 def _fragment_origins(equal_by_fragment: dict[int, tuple[Match, list[Match]]]

@@ -138,6 +138,31 @@ def test_same_named_findings_get_ids_of_their_own(moe_report):
     assert twice[1].id == "PS-1" and twice[0].id not in ("PS-1", twice[1].id)  # the first in line order keeps it
 
 
+def test_a_chain_cut_by_a_missing_folder_ends_where_the_other_sources_lead(tmp_path):
+    """The demo's moe.py against a corpus without DeepSeek-V3: GLM-4 MoE's experts name DeepSeek-V3's as their
+    parent, which is not there, so GLM-4 MoE's copy is not where they were first written. Qwen2-MoE's record leads
+    to Mixtral, and so does Mixtral's own class: Mixtral is named. The file they were taken from stays GLM-4 MoE, and
+    the router, whose every chain is cut (no source of it has a recorded root), keeps GLM-4 MoE as its origin."""
+    source = copy_models(tmp_path / "corpus", ["glm4_moe", "solar_open", "qwen2_moe", "mixtral"])
+    cache = tmp_path / "cache"
+    done = provscan(cache, "corpus", "add", "moe", str(source), "--split-projects", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "moe.py").write_bytes((REPO / "examples" / "demo-submission" / "hanbit_lm" / "moe.py").read_bytes())
+    out = tmp_path / "report.json"
+    done = provscan(cache, "scan", str(submission), "--corpus", "moe", "--format", "json", "-o", str(out),
+                    "--no-license-detection")
+    assert done.returncode == 0, done.stderr
+    code = {f["submission"]["fragment_name"]: f for f in json.loads(out.read_text())["findings"]
+            if f["kind"] == "code-match"}
+    experts, router = code["HanbitExperts"], code["HanbitRouter"]
+    assert experts["source"]["project"] == "glm4_moe"
+    assert experts["first_written_in"]["project"] == "mixtral"
+    assert router["source"]["project"] == "glm4_moe"
+    assert router.get("first_written_in") is None or router["first_written_in"]["project"] == "glm4_moe"
+
+
 def test_where_the_lineage_is_silent_the_earliest_notice_is_the_origin(tmp_path):
     """A corpus of two projects holding the same class, no lineage records: the file with the earlier copyright
     notice is named (the later one listed), whichever ranks first otherwise (here the later: paths sort it first)."""
